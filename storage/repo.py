@@ -1,0 +1,159 @@
+"""Repository functions: the only place SQL about contacts, outbox and audit is written.
+
+Every function takes the caller's session so a turn, its contact and its outbound reply commit
+together or not at all.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flows.types import Reply
+from storage.models import AuditEvent, ConsentRecord, Contact, Conversation, OutboxItem, Turn
+from storage.types import utcnow
+
+# Queue order: the detector's urgency first, then the officer's RAG rating.
+URGENCY_RANK = {"immediate": 0, "urgent": 1}
+RAG_RANK = {"red": 2, "amber": 3, "green": 4}
+UNRATED_RANK = 5
+
+# No 0/O/1/I/L: a reference is read out over the phone.
+_REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def queue_rank(urgency: str, rag: str | None) -> int:
+    if urgency in URGENCY_RANK:
+        return URGENCY_RANK[urgency]
+    if rag in RAG_RANK:
+        return RAG_RANK[rag]
+    return UNRATED_RANK
+
+
+def new_reference(prefix: str) -> str:
+    body = "".join(secrets.choice(_REF_ALPHABET) for _ in range(6))
+    return f"{prefix}-{body[:3]}{body[3:]}"
+
+
+async def create_contact(session: AsyncSession, *, prefix: str, **fields: Any) -> Contact:
+    """Insert a contact with a fresh unique reference (retrying the rare collision)."""
+    for _ in range(5):
+        contact = Contact(reference=new_reference(prefix), **fields)
+        contact.urgency_rank = queue_rank(contact.urgency or "standard", contact.rag)
+        try:
+            async with session.begin_nested():
+                session.add(contact)
+                await session.flush()
+        except IntegrityError:
+            continue
+        return contact
+    raise RuntimeError("could not allocate a unique contact reference")
+
+
+async def set_urgency(session: AsyncSession, contact: Contact, urgency: str) -> bool:
+    """Raise (never lower) a contact's urgency; returns True when it went up."""
+    order = ["standard", "urgent", "immediate"]
+    if order.index(urgency) <= order.index(contact.urgency):
+        return False
+    contact.urgency = urgency
+    if urgency in ("urgent", "immediate"):
+        contact.rag = "red"
+    contact.urgency_rank = queue_rank(contact.urgency, contact.rag)
+    return True
+
+
+async def add_consent(session: AsyncSession, contact: Contact, **fields: Any) -> ConsentRecord:
+    record = ConsentRecord(contact_id=contact.id, **fields)
+    session.add(record)
+    await session.flush()
+    return record
+
+
+async def enqueue_reply(
+    session: AsyncSession, channel: str, chat: str, reply: Reply, *, contact_id: int | None = None
+) -> OutboxItem:
+    item = OutboxItem(channel=channel, chat=chat, payload=reply.to_json(), contact_id=contact_id)
+    session.add(item)
+    await session.flush()
+    return item
+
+
+async def audit(
+    session: AsyncSession,
+    actor: str,
+    action: str,
+    *,
+    contact_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    session.add(AuditEvent(actor=actor, action=action, contact_id=contact_id, detail=detail or {}))
+
+
+async def pending_outbox(
+    session: AsyncSession, channel: str, *, limit: int = 50, now: datetime | None = None
+) -> list[OutboxItem]:
+    now = now or utcnow()
+    stmt = (
+        select(OutboxItem)
+        .where(
+            OutboxItem.sent_at.is_(None),
+            OutboxItem.channel == channel,
+            OutboxItem.next_attempt_at <= now,
+        )
+        .order_by(OutboxItem.id)
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def mark_sent(session: AsyncSession, item_id: int) -> None:
+    await session.execute(
+        update(OutboxItem).where(OutboxItem.id == item_id).values(sent_at=utcnow())
+    )
+
+
+async def mark_failed(session: AsyncSession, item_id: int, error: str, delay: float) -> None:
+    await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id)
+        .values(
+            attempts=OutboxItem.attempts + 1,
+            last_error=error[:200],
+            next_attempt_at=utcnow() + timedelta(seconds=delay),
+        )
+    )
+
+
+async def contact_by_reference(session: AsyncSession, reference: str) -> Contact | None:
+    return await session.scalar(select(Contact).where(Contact.reference == reference.upper()))
+
+
+async def transcript(session: AsyncSession, contact: Contact) -> list[Turn]:
+    if contact.conversation_id is None:
+        return []
+    stmt = (
+        select(Turn)
+        .where(Turn.conversation_id == contact.conversation_id, Turn.run == contact.run)
+        .order_by(Turn.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def purge_expired_drafts(session: AsyncSession, older_than: datetime) -> int:
+    """Delete drafts (conversations with no submitted contact) idle since `older_than`."""
+    stmt = (
+        select(Conversation.id)
+        .where(Conversation.last_activity_at < older_than)
+        .where(Conversation.status == "active")
+    )
+    ids = list((await session.scalars(stmt)).all())
+    if not ids:
+        return 0
+    await session.execute(delete(Turn).where(Turn.conversation_id.in_(ids)))
+    await session.execute(delete(Conversation).where(Conversation.id.in_(ids)))
+    return len(ids)
