@@ -40,7 +40,7 @@ class Message:
     channel: str  # "telegram", "web", "terminal"
     chat: str  # the channel's conversation key (Telegram chat id, web session id)
     kind: Kind
-    text: str = ""
+    text: str = ""  # typed text; for COMMAND only the argument ("/status SFH-1" -> "SFH-1")
     choice: str = ""
     command: str = ""
     language: str | None = None  # the platform's language hint (Telegram language_code)

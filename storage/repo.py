@@ -112,8 +112,11 @@ async def pending_outbox(
 
 
 async def mark_sent(session: AsyncSession, item_id: int) -> None:
+    """Sent: the words are dropped here (the turn log keeps them), so the outbox holds no
+    personal data once delivered."""
     await session.execute(
-        update(OutboxItem).where(OutboxItem.id == item_id).values(sent_at=utcnow())
+        update(OutboxItem).where(OutboxItem.id == item_id)
+        .values(sent_at=utcnow(), payload={"sent": True})
     )
 
 
@@ -145,15 +148,29 @@ async def transcript(session: AsyncSession, contact: Contact) -> list[Turn]:
 
 
 async def purge_expired_drafts(session: AsyncSession, older_than: datetime) -> int:
-    """Delete drafts (conversations with no submitted contact) idle since `older_than`."""
-    stmt = (
-        select(Conversation.id)
-        .where(Conversation.last_activity_at < older_than)
-        .where(Conversation.status == "active")
-    )
-    ids = list((await session.scalars(stmt)).all())
-    if not ids:
-        return 0
-    await session.execute(delete(Turn).where(Turn.conversation_id.in_(ids)))
-    await session.execute(delete(Conversation).where(Conversation.id.in_(ids)))
-    return len(ids)
+    """Delete draft answers and turns idle since `older_than` (portal rule: 30 days).
+
+    Turns of runs that became a submitted contact are kept with the contact; a conversation
+    with no submitted contact is deleted whole.
+    """
+    idle = list((await session.scalars(
+        select(Conversation).where(Conversation.last_activity_at < older_than)
+    )).all())
+    removed = 0
+    for conv in idle:
+        kept_runs = set((await session.scalars(
+            select(Contact.run).where(Contact.conversation_id == conv.id,
+                                      Contact.complete.is_(True))
+        )).all())
+        await session.execute(
+            delete(Turn).where(Turn.conversation_id == conv.id, Turn.run.not_in(kept_runs))
+            if kept_runs else delete(Turn).where(Turn.conversation_id == conv.id)
+        )
+        if kept_runs:
+            conv.state = {}
+            conv.run += 1
+            conv.contact_id = None
+        else:
+            await session.delete(conv)
+        removed += 1
+    return removed

@@ -9,6 +9,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import storage.officers  # noqa: F401
 from storage.models import Base
 
 config = context.config

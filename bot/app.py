@@ -1,0 +1,79 @@
+"""`frontdoor run`: web server (health, web chat, console), Telegram, and background work."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from aiohttp import web
+
+from bot.outbox import OutboxSender
+from bot.runtime import Runtime, build_runtime
+from bot.settings import Settings
+
+log = logging.getLogger("frontdoor.app")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    runtime: Runtime = request.app["runtime"]
+    try:
+        async with runtime.db.transaction() as session:
+            await session.execute(__import__("sqlalchemy").text("SELECT 1"))
+    except Exception:
+        return web.json_response({"status": "error", "database": "unavailable"}, status=503)
+    return web.json_response({"status": "ok"})
+
+
+def build_app(runtime: Runtime) -> web.Application:
+    app = web.Application(client_max_size=1024 * 1024)
+    app["runtime"] = runtime
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    runtime = await build_runtime(settings)
+    app = build_app(runtime)
+    tasks: list[asyncio.Task[None]] = []
+    telegram = None
+    if settings.telegram_enabled:
+        from bot.telegram import CHANNEL, TelegramChannel, make_deliver
+
+        telegram = TelegramChannel(settings, runtime.processor)
+        if telegram.webhook_mode:
+            telegram.mount_webhook(app)
+        sender = OutboxSender(runtime.db, runtime.bus, CHANNEL, make_deliver(telegram.bot))
+        tasks.append(asyncio.create_task(sender.run(), name="telegram-sender"))
+
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    log.info("web server on http://%s:%d", settings.host, settings.port)
+    tasks.append(asyncio.create_task(runtime.processor.run_sweeper(), name="sweeper"))
+    if telegram is not None:
+        await telegram.set_commands()
+        if telegram.webhook_mode:
+            await telegram.start_webhook()
+            log.info("telegram: webhook mode")
+        else:
+            tasks.append(asyncio.create_task(telegram.poll(), name="telegram-polling"))
+            log.info("telegram: long polling")
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    print(f"Front Door is running on http://{settings.host}:{settings.port}", flush=True)
+    await stop.wait()
+    log.info("shutting down")
+    if telegram is not None:
+        await telegram.stop()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await runner.cleanup()
+    await runtime.close()

@@ -1,0 +1,47 @@
+"""Wiring shared by every entry point: database, profile, engine, processor, event bus."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.settings import Settings
+from flows.engine import Engine
+from flows.events import EventBus
+from flows.processor import Processor
+from profiles import Profile, load_profile
+from storage.db import Database
+from storage.migrate import upgrade
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    profile: Profile
+    bus: EventBus
+    engine: Engine
+    processor: Processor
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+
+async def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
+    if migrate:
+        await upgrade(settings.database_url)
+    import nlu
+
+    nlu.load()  # pay the model load once, at start-up, not in someone's first message
+    profile = load_profile(settings.profile)
+    db = Database(settings.database_url)
+    bus = EventBus()
+    engine = Engine(profile)
+    return Runtime(settings, db, profile, bus, engine, Processor(db, engine, bus))
+
+
+def setup_logging(level: str) -> None:
+    """Log events and ids only: message text never goes to the log."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

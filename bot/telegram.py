@@ -1,0 +1,227 @@
+"""Telegram channel: aiogram 3 routers turn updates into channel-neutral Messages.
+
+Handlers only store the message in the inbox (a fast insert) and return; processing happens
+in the Processor. With long polling, updates are handled one batch at a time
+(`handle_as_tasks=False`), so Telegram is told an update was received (the next getUpdates
+offset) only after it is safely stored. In webhook mode the HTTP 200 is sent after the insert.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.types import BotCommand, CallbackQuery, Update
+from aiogram.types import Message as TgMessage
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+
+from bot.settings import Settings
+from flows.commands import COMMANDS, MENU
+from flows.i18n import available_languages, translator
+from flows.processor import Processor
+from flows.types import Kind, Message
+
+log = logging.getLogger("frontdoor.telegram")
+
+CHANNEL = "telegram"
+WEBHOOK_PATH = "/telegram/webhook"
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+UNSUPPORTED_CONTENT = (
+    "sticker", "photo", "voice", "video", "video_note", "audio", "document", "animation",
+    "location", "contact", "poll", "dice", "venue", "game", "story",
+)
+
+
+def make_bot(settings: Settings) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    return Bot(token=settings.telegram_bot_token, session=session)
+
+
+def _neutral(tg: TgMessage, update: Update, kind: Kind, **fields: Any) -> Message:
+    user = tg.from_user
+    return Message(
+        channel=CHANNEL, chat=str(tg.chat.id), kind=kind,
+        language=(user.language_code or "").split("-")[0] if user else None,
+        external_id=str(update.update_id), **fields,
+    )
+
+
+def build_router(processor: Processor) -> Router:
+    """Private chats only: a family's conversation is never in a group."""
+    router = Router(name="frontdoor")
+    router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.edited_message.filter(F.chat.type == ChatType.PRIVATE)
+
+    @router.message(F.text.startswith("/"))
+    async def on_command(message: TgMessage, event_update: Update) -> None:
+        head, _, arg = (message.text or "").partition(" ")
+        name = head[1:].split("@", 1)[0].lower()
+        if name in COMMANDS:
+            await processor.accept(_neutral(message, event_update, Kind.COMMAND,
+                                            command=name, text=arg.strip()))
+        else:
+            await processor.accept(_neutral(message, event_update, Kind.TEXT,
+                                            text=message.text or ""))
+
+    @router.message(F.text)
+    async def on_text(message: TgMessage, event_update: Update) -> None:
+        await processor.accept(_neutral(message, event_update, Kind.TEXT, text=message.text or ""))
+
+    @router.message()
+    async def on_other(message: TgMessage, event_update: Update) -> None:
+        detail = next((c for c in UNSUPPORTED_CONTENT if getattr(message, c, None)), "other")
+        await processor.accept(_neutral(message, event_update, Kind.UNSUPPORTED, detail=detail))
+
+    @router.edited_message()
+    async def on_edit(message: TgMessage, event_update: Update) -> None:
+        await processor.accept(_neutral(message, event_update, Kind.EDITED,
+                                        text=message.text or ""))
+
+    @router.callback_query()
+    async def on_button(query: CallbackQuery, event_update: Update) -> None:
+        chat = query.message.chat if query.message else None
+        if chat is None or chat.type != ChatType.PRIVATE:
+            await query.answer()
+            return
+        user = query.from_user
+        await processor.accept(Message(
+            channel=CHANNEL, chat=str(chat.id), kind=Kind.CHOICE, choice=query.data or "",
+            language=(user.language_code or "").split("-")[0] if user else None,
+            external_id=str(event_update.update_id),
+        ))
+        try:
+            await query.answer()
+            if query.message is not None:
+                # Buttons of an answered question can't be pressed again by mistake.
+                await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+        except TelegramAPIError:
+            pass  # cosmetic; the answer is already stored
+
+    return router
+
+
+class TelegramChannel:
+    """Owns the bot, its dispatcher and (in webhook mode) the webhook route."""
+
+    def __init__(self, settings: Settings, processor: Processor) -> None:
+        self.settings = settings
+        self.bot = make_bot(settings)
+        self.dispatcher = Dispatcher()
+        self.dispatcher.include_router(build_router(processor))
+        self.webhook_secret = settings.webhook_secret or secrets.token_urlsafe(32)
+
+    @property
+    def webhook_mode(self) -> bool:
+        return bool(self.settings.webhook_url)
+
+    async def set_commands(self) -> None:
+        try:
+            for language in available_languages():
+                t = translator(language)
+                commands = [BotCommand(command=c, description=t(d)[:256]) for c, d in MENU]
+                await self.bot.set_my_commands(
+                    commands, language_code=None if language == "en" else language)
+        except TelegramAPIError as exc:
+            log.warning("could not set the command menu: %s", type(exc).__name__)
+
+    def mount_webhook(self, app: web.Application) -> None:
+        handler = SimpleRequestHandler(
+            dispatcher=self.dispatcher, bot=self.bot, secret_token=self.webhook_secret,
+            handle_in_background=False,
+        )
+        handler.register(app, path=WEBHOOK_PATH)
+
+    async def start_webhook(self) -> None:
+        url = self.settings.webhook_url.rstrip("/")
+        if not url.endswith(WEBHOOK_PATH):
+            url += WEBHOOK_PATH
+        await self.bot.set_webhook(url, secret_token=self.webhook_secret,
+                                   allowed_updates=ALLOWED_UPDATES)
+
+    async def poll(self) -> None:
+        try:
+            await self.bot.delete_webhook(drop_pending_updates=False)
+        except TelegramBadRequest:
+            pass
+        await self.dispatcher.start_polling(
+            self.bot, handle_as_tasks=False, handle_signals=False, close_bot_session=False,
+            allowed_updates=ALLOWED_UPDATES, polling_timeout=20,
+        )
+
+    async def stop(self) -> None:
+        try:
+            await self.dispatcher.stop_polling()
+        except RuntimeError:
+            pass  # polling was not running
+        await self.bot.session.close()
+
+
+# --- delivery ------------------------------------------------------------------------------
+
+TELEGRAM_LIMIT = 4096
+
+
+def _chunks(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Split long text on paragraph or line breaks so nothing is cut mid-word."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = max(text.rfind("\n\n", 0, limit), text.rfind("\n", 0, limit))
+        if cut <= 0:
+            cut = text.rfind(" ", 0, limit)
+        if cut <= 0:
+            cut = limit
+        parts.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    parts.append(text)
+    return [p for p in parts if p]
+
+
+def make_deliver(bot: Bot) -> Any:
+    """Telegram's `deliver(chat, reply)` for the OutboxSender."""
+    from aiogram.exceptions import (
+        TelegramForbiddenError,
+        TelegramNetworkError,
+        TelegramRetryAfter,
+        TelegramServerError,
+    )
+    from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+    from bot.outbox import RetryLater, Undeliverable
+    from flows.types import Flag, Reply
+
+    async def deliver(chat: str, reply: Reply) -> None:
+        markup = None
+        if reply.choices:
+            markup = InlineKeyboardMarkup(inline_keyboard=[
+                [InlineKeyboardButton(text=c.label[:64], callback_data=c.id[:64])]
+                for c in reply.choices
+            ])
+        text = reply.text
+        if Flag.EMERGENCY in reply.flags or Flag.URGENT in reply.flags:
+            text = "⚠️ " + text
+        chunks = _chunks(text) or [" "]
+        try:
+            for n, chunk in enumerate(chunks):
+                await bot.send_message(
+                    chat_id=int(chat) if chat.lstrip("-").isdigit() else chat, text=chunk,
+                    reply_markup=markup if n == len(chunks) - 1 else None,
+                )
+        except TelegramRetryAfter as exc:
+            raise RetryLater(float(exc.retry_after), "rate limited") from exc
+        except (TelegramServerError, TelegramNetworkError) as exc:
+            raise RetryLater(2.0, type(exc).__name__) from exc
+        except TelegramForbiddenError as exc:
+            raise Undeliverable("bot blocked by the user") from exc
+        except TelegramBadRequest as exc:
+            if "chat not found" in str(exc).lower():
+                raise Undeliverable("chat not found") from exc
+            raise RetryLater(30.0, "bad request") from exc
+
+    return deliver

@@ -1,0 +1,194 @@
+"""Parsing and checking typed answers. Each parser returns a value or raises `Invalid`.
+
+`Invalid.message` is an English source string from the catalogs, so the re-ask is kind,
+specific and translated.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import phonenumbers
+
+from flows.i18n import N_
+
+
+class Invalid(ValueError):
+    def __init__(self, message: str, **params: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.params = params
+
+
+MAX_TEXT = 4000
+_CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(text: str) -> str:
+    """Normalise, drop control and direction-override characters, trim."""
+    text = unicodedata.normalize("NFC", text)
+    text = _CONTROL.sub("", text)
+    return re.sub(r"[ \t]+", " ", text).strip()
+
+
+def has_words(text: str) -> bool:
+    return any(unicodedata.category(ch)[0] in ("L", "N") for ch in text)
+
+
+def parse_text(text: str, *, min_length: int = 2, max_length: int = MAX_TEXT) -> str:
+    text = clean_text(text)
+    if not text or not has_words(text):
+        raise Invalid(N_("Please type your answer in words."))
+    if len(text) > max_length:
+        raise Invalid(
+            N_("That message is too long for me to take in one go. Please send a shorter "
+               "answer, up to {limit} characters. You can add more details later."),
+            limit=max_length,
+        )
+    if len(text) < min_length:
+        raise Invalid(N_("Could you tell me a little more?"))
+    return text
+
+
+def parse_name(text: str) -> str:
+    text = clean_text(text)
+    if not text or not any(unicodedata.category(ch)[0] == "L" for ch in text):
+        raise Invalid(N_("Please type a name, for example Sam."))
+    if len(text) > 80:
+        raise Invalid(N_("That is longer than a name usually is. Please type just the name."))
+    return text
+
+
+# --- dates and ages ---------------------------------------------------------------------
+
+_MONTHS = {
+    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7, "aug": 8,
+    "sep": 9, "oct": 10, "nov": 11, "dec": 12,
+}
+_NUMERIC_DATE = re.compile(r"^(\d{1,2})[./\-\s](\d{1,2})[./\-\s](\d{2}|\d{4})$")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_WORD_DATE = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([a-z]+)\.?,?\s+(\d{4})$")
+_WORD_DATE_US = re.compile(r"^([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})$")
+_AGE = re.compile(
+    r"^(?:age\s*|aged\s*)?(\d{1,3})\s*(years?|yrs?|y|yo|y/o|year[- ]old|years old|months?|mths?|m)?"
+    r"(?:\s*old)?$"
+)
+
+
+def _make_date(year: int, month: int, day: int) -> date:
+    if year < 100:
+        year += 2000 if year <= date.today().year % 100 else 1900
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise Invalid(N_("That date doesn't exist. Please check the day and month.")) from None
+
+
+def parse_date(text: str) -> date:
+    t = clean_text(text).lower()
+    if m := _ISO_DATE.match(t):
+        return _make_date(int(m[1]), int(m[2]), int(m[3]))
+    if m := _NUMERIC_DATE.match(t):
+        return _make_date(int(m[3]), int(m[2]), int(m[1]))  # UK order: day first
+    for pattern, (d, mo, y) in ((_WORD_DATE, (1, 2, 3)), (_WORD_DATE_US, (2, 1, 3))):
+        if m := pattern.match(t):
+            month = _MONTHS.get(m[mo][:3])
+            if month:
+                return _make_date(int(m[y]), month, int(m[d]))
+    raise Invalid(N_("I couldn't read that as a date. Please type it like 14/03/2016."))
+
+
+def age_on(born: date, today: date) -> int:
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+@dataclass(frozen=True)
+class DateOrAge:
+    """A date of birth, or an age in years when the date isn't known; `unborn` for a pregnancy."""
+
+    dob: date | None
+    age: int | None
+    unborn: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"dob": self.dob.isoformat() if self.dob else None, "age": self.age,
+                "unborn": self.unborn}
+
+
+def parse_dob_or_age(text: str, *, today: date | None = None, max_age: int = 25) -> DateOrAge:
+    today = today or date.today()
+    t = clean_text(text).lower()
+    if m := _AGE.match(t):
+        n, unit = int(m[1]), (m[2] or "")
+        years = n // 12 if unit.startswith("m") and not unit.startswith("y") else n
+        if years > max_age:
+            raise Invalid(N_("Please check the age: it should be {limit} or under."), limit=max_age)
+        return DateOrAge(dob=None, age=years)
+    born = parse_date(t)
+    if born > today:
+        raise Invalid(N_("That date is in the future. If the baby isn't born yet, choose "
+                         "'Not born yet'."))
+    years = age_on(born, today)
+    if years > max_age:
+        raise Invalid(N_("Please check the date: the age should be {limit} or under."),
+                      limit=max_age)
+    return DateOrAge(dob=born, age=years)
+
+
+def parse_number(text: str, *, minimum: int, maximum: int) -> int:
+    t = clean_text(text)
+    m = re.fullmatch(r"(\d{1,3})(?:\s*(?:years?|yrs?|y)(?:\s*old)?)?", t.lower())
+    if not m:
+        raise Invalid(N_("Please type a number, for example 14."))
+    n = int(m[1])
+    if not minimum <= n <= maximum:
+        raise Invalid(N_("Please type a number between {low} and {high}."), low=minimum,
+                      high=maximum)
+    return n
+
+
+# --- postcodes, phones, email -----------------------------------------------------------
+
+_POSTCODE = re.compile(
+    r"^(GIR ?0AA|(?:[A-PR-UWYZ][0-9][0-9]?|[A-PR-UWYZ][A-HK-Y][0-9][0-9]?|"
+    r"[A-PR-UWYZ][0-9][A-HJKPSTUW]|[A-PR-UWYZ][A-HK-Y][0-9][ABEHMNPRVWXY]) ?[0-9][ABD-HJLNP-UW-Z]{2})$"
+)
+
+
+def parse_postcode(text: str) -> str:
+    """A full UK postcode, normalised as 'UB8 1QS'."""
+    t = re.sub(r"\s+", "", clean_text(text).upper())
+    if not _POSTCODE.match(t) or not 5 <= len(t) <= 7:
+        raise Invalid(N_("That doesn't look like a full UK postcode. Please type it like "
+                         "UB8 1QS."))
+    return f"{t[:-3]} {t[-3:]}"
+
+
+def parse_phone(text: str, *, region: str = "GB") -> str:
+    """A valid phone number in E.164 form."""
+    t = clean_text(text)
+    try:
+        number = phonenumbers.parse(t, region)
+    except phonenumbers.NumberParseException:
+        raise Invalid(N_("That doesn't look like a phone number. Please type it like "
+                         "07911 123456.")) from None
+    if not phonenumbers.is_valid_number(number):
+        raise Invalid(N_("That phone number doesn't seem complete. Please check it and type "
+                         "it again."))
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+
+
+def parse_email(text: str) -> str:
+    t = clean_text(text)
+    if len(t) > 254 or not _EMAIL.match(t) or "." not in t.rsplit("@", 1)[1]:
+        raise Invalid(N_("That doesn't look like an email address. Please type it like "
+                         "name@example.org."))
+    return t.lower()

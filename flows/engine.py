@@ -1,0 +1,855 @@
+"""The conversation engine: one inbound Message in, the Replies for it out.
+
+It knows journeys (data), the NLU and storage; it never knows which channel it talks to.
+`handle` runs inside the caller's transaction, so the turn, the answers, any contact and the
+outbound replies are saved together before anything is sent.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from babel import Locale
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flows import answers as parse
+from flows import events
+from flows.commands import command_for_words, parse_command
+from flows.handover import build_handover, consent_fields
+from flows.i18n import N_, Translator, available_languages, translator
+from flows.journey import MORE, Journey, Step, lookup
+from flows.postcodes import route
+from flows.render import base_params, fill, summary_lines
+from flows.risk import Assessment, assess
+from flows.types import Choice, Flag, Kind, Message, Reply
+from profiles import Profile
+from storage import repo
+from storage.models import (
+    ConsentRecord,
+    Contact,
+    Conversation,
+    InboxItem,
+    OutboxItem,
+    Turn,
+)
+from storage.types import utcnow
+
+log = logging.getLogger("frontdoor.engine")
+
+MAIN_JOURNEY = "self_referral"
+CALLBACK = "callback"
+NOT_STARTED = ""
+DONE = "@done"
+YES, NO = "yes", "no"
+
+
+@dataclass
+class TurnResult:
+    replies: list[Reply] = field(default_factory=list)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    deleted: bool = False
+
+
+@dataclass
+class Turn_:
+    """Working state of one turn (a fresh copy of the conversation state)."""
+
+    conv: Conversation
+    msg: Message
+    state: dict[str, Any]
+    t: Translator
+    result: TurnResult
+    assessment: Assessment | None = None
+    lead: list[str] = field(default_factory=list)  # text put before the next question
+
+    @property
+    def answers(self) -> dict[str, Any]:
+        return self.state.setdefault("answers", {})
+
+    @property
+    def pos(self) -> str:
+        return str(self.state.get("pos", NOT_STARTED))
+
+
+def new_state() -> dict[str, Any]:
+    return {"journey": MAIN_JOURNEY, "pos": NOT_STARTED, "answers": {}, "history": [],
+            "stack": [], "pending": None}
+
+
+class Engine:
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        analyse: Callable[[str, str | None], Any] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.profile = profile
+        self.journeys = {jid: Journey.from_data(data) for jid, data in profile.journeys.items()}
+        if MAIN_JOURNEY not in self.journeys or CALLBACK not in self.journeys:
+            raise ValueError("the profile needs the self_referral and callback journeys")
+        self.analyse = analyse
+        self.clock = clock
+
+    # --- entry point --------------------------------------------------------------------
+
+    async def handle(self, session: AsyncSession, conv: Conversation, msg: Message) -> TurnResult:
+        state = copy.deepcopy(conv.state) if conv.state else new_state()
+        tr = Turn_(conv, msg, state, translator(conv.language), TurnResult())
+        inbound_text = msg.text if msg.kind in (Kind.TEXT, Kind.COMMAND) else msg.choice
+        await self._log_turn(session, conv, "in", tr.pos, msg.kind.value, inbound_text[:4000])
+
+        if msg.kind == Kind.TEXT and msg.text.strip():
+            tr.assessment = assess(msg.text, conv.language, self.analyse)
+            await self._record_risk(session, tr)
+
+        await self._dispatch(session, tr)
+
+        if tr.result.deleted:
+            return tr.result
+        conv.state = state
+        conv.last_activity_at = self.clock()
+        if conv.contact_id and state.get("pos") != DONE:
+            await self._refresh_open_contact(session, tr)
+        for reply in tr.result.replies:
+            await self._log_turn(session, conv, "out", tr.pos, "reply", reply.text)
+        return tr.result
+
+    async def _dispatch(self, session: AsyncSession, tr: Turn_) -> None:
+        msg = tr.msg
+        command = self._command(tr)
+        escalated = tr.assessment is not None and tr.assessment.escalate
+        if escalated:
+            self._escalation_reply(tr)
+        if command:
+            await self._run_command(session, tr, *command)
+            return
+        if tr.state.get("pending"):
+            await self._pending(session, tr)
+            return
+        if msg.kind == Kind.UNSUPPORTED:
+            tr.lead.append(tr.t(N_(
+                "Sorry, I can only read typed messages and buttons here, so I couldn't open "
+                "that. Please type your answer instead.")))
+            self._ask(tr)
+            return
+        if msg.kind == Kind.EDITED:
+            tr.lead.append(tr.t(N_(
+                "I saw you edited an earlier message. I've kept your first answer; to change "
+                "it, use /back or change it when you check your answers at the end.")))
+            self._ask(tr)
+            return
+        if tr.pos == NOT_STARTED:
+            self._goto(tr, self.main.first, remember=False)
+            if escalated:
+                self._offer_callback(tr, return_to=self.main.first)
+            self._ask(tr)
+            return
+        if tr.pos == DONE:
+            await self._after_done(session, tr)
+            return
+        if tr.state.get("paused"):
+            tr.state["paused"] = False
+            tr.lead.append(tr.t(N_("Welcome back. Let's carry on where you stopped.")))
+            self._ask(tr)
+            return
+        await self._answer(session, tr, escalated)
+
+    # --- journeys and positions -----------------------------------------------------------
+
+    @property
+    def main(self) -> Journey:
+        return self.journeys[MAIN_JOURNEY]
+
+    def journey(self, tr: Turn_) -> Journey:
+        return self.journeys.get(tr.state.get("journey", MAIN_JOURNEY), self.main)
+
+    def meta(self, tr: Turn_) -> dict[str, Any]:
+        return {"language": tr.conv.language, "channel": tr.conv.channel}
+
+    def _goto(self, tr: Turn_, pos: str, *, remember: bool = True) -> None:
+        if remember and tr.pos not in (NOT_STARTED, DONE):
+            tr.state.setdefault("history", []).append(tr.pos)
+        tr.state["pos"] = pos
+
+    def _params(self, tr: Turn_, item: dict[str, Any] | None = None) -> dict[str, Any]:
+        params = base_params(self.profile, tr.t)
+        answers = tr.answers
+        name_record = (item or {}).get("name") or answers.get("your_name")
+        if isinstance(name_record, dict):
+            params["name"] = name_record.get("text", "")
+        age = lookup(answers, {}, "yp_age")
+        if isinstance(age, int):
+            params["yp_age"] = age
+        route_value = lookup(answers, {}, "postcode")
+        if isinstance(route_value, dict) and route_value.get("council"):
+            other = self.profile.council(route_value["council"])
+            params["other_council"] = tr.t(other.name)
+            params["other_website"] = other.website
+        return params
+
+    # --- asking ---------------------------------------------------------------------------
+
+    def _ask(self, tr: Turn_) -> None:
+        """Reply with the question at the current position (plus any lead text)."""
+        journey = self.journey(tr)
+        pos = tr.pos
+        if pos in (NOT_STARTED, DONE) or not journey.valid(pos):
+            if pos not in (NOT_STARTED, DONE):
+                log.error("invalid position in journey %s; restarting the step", journey.id)
+                tr.state["pos"] = journey.first
+                return self._ask(tr)
+            self._emit(tr, "\n\n".join(tr.lead) if tr.lead else tr.t(N_(
+                "Type /start to begin a new request, or /status to check one you sent.")),
+                [Choice("cmd:start", tr.t(N_("Start a new request"))),
+                 Choice("cmd:status", tr.t(N_("Check my request")))])
+            return
+        top, inner, index = journey.step_at(pos)
+        meta = self.meta(tr)
+        if top.type == "loop":
+            items = tr.answers.get(top.id) or []
+            item = items[index] if index < len(items) else {}
+            params = self._params(tr, item)
+            if inner is None:  # "add another?"
+                text = tr.t(top.more)
+                choices = [Choice(YES, tr.t(N_("Yes"))), Choice(NO, tr.t(N_("No")))]
+                free = False
+            else:
+                template = inner.prompt_next if index > 0 and inner.prompt_next else inner.prompt
+                text = fill(tr.t(template), params)
+                if index == 0 and inner is top.steps[0] and top.intro:
+                    text = tr.t(top.intro) + "\n\n" + text
+                choices = [Choice(c.id, fill(tr.t(c.label), params)) for c in inner.choices]
+                free = inner.free_input
+        elif top.type == "summary":
+            lines = summary_lines(self.main, tr.answers, meta, tr.t)
+            text = tr.t(journey.prompt(top, tr.answers, meta)) + "\n\n" + "\n".join(lines)
+            choices = [Choice("submit", tr.t(N_("Send to the hub"))),
+                       Choice("change", tr.t(N_("Change an answer")))]
+            free = False
+        else:
+            params = self._params(tr)
+            text = fill(tr.t(journey.prompt(top, tr.answers, meta)), params)
+            choices = [Choice(c.id, fill(tr.t(c.label), params))
+                       for c in journey.choices(top, tr.answers, meta)]
+            free = top.free_input
+        if tr.lead:
+            text = "\n\n".join([*tr.lead, text]) if text else "\n\n".join(tr.lead)
+            tr.lead = []
+        flags = {Flag.FREE_TEXT} if free else set()
+        if top.type == "end":
+            flags.add(Flag.ENDED)
+        self._emit(tr, text, choices, flags)
+
+    def _emit(
+        self, tr: Turn_, text: str, choices: list[Choice] | None = None,
+        flags: set[Flag] | None = None,
+    ) -> None:
+        tr.result.replies.append(Reply(
+            text=text, choices=tuple(choices or ()), flags=frozenset(flags or ()),
+            language=tr.t.language, rtl=tr.t.rtl,
+        ))
+
+    # --- answering --------------------------------------------------------------------------
+
+    async def _answer(self, session: AsyncSession, tr: Turn_, escalated: bool) -> None:
+        journey = self.journey(tr)
+        top, inner, index = journey.step_at(tr.pos)
+        step = inner or top
+        try:
+            record = self._parse(tr, top, inner)
+        except parse.Invalid as problem:
+            if escalated and not tr.state.get("callback_offered"):
+                self._offer_callback(tr, return_to=tr.pos)
+            elif not escalated:
+                tr.lead.append(fill(tr.t(problem.message), problem.params))
+            self._ask(tr)
+            return
+        if top.type == "summary":
+            await self._summary_choice(session, tr, str(record["choice"]))
+            return
+        if top.type == "end":
+            if record.get("choice") == "restart":
+                self._restart(tr)
+            self._ask(tr)
+            return
+        if top.type == "loop":
+            self._store_loop(tr, top, inner, index, record)
+        else:
+            tr.answers[step.id] = record
+        nxt = self._next_position(tr, journey, top, inner, index, record)
+        await self._move(session, tr, journey, nxt, escalated)
+
+    def _parse(self, tr: Turn_, top: Step, inner: Step | None) -> dict[str, Any]:
+        """The stored record for this message at this step, or Invalid."""
+        msg = tr.msg
+        journey = self.journey(tr)
+        meta = self.meta(tr)
+        if top.type == "loop" and inner is None:
+            step_choices = [YES, NO]
+            labels = {YES: tr.t(N_("Yes")), NO: tr.t(N_("No"))}
+        else:
+            step = inner or top
+            visible = journey.choices(step, tr.answers, meta) if inner is None else step.choices
+            if top.type == "summary":
+                step_choices = ["submit", "change"]
+                labels = {"submit": tr.t(N_("Send to the hub")),
+                          "change": tr.t(N_("Change an answer"))}
+            else:
+                step_choices = [c.id for c in visible]
+                labels = {c.id: fill(tr.t(c.label), self._params(tr)) for c in visible}
+        if msg.kind == Kind.CHOICE:
+            if msg.choice in step_choices:
+                return {"choice": msg.choice}
+            raise parse.Invalid(N_("That button belongs to an earlier question. Here is the "
+                                   "question we're on now."))
+        text = parse.clean_text(msg.text)
+        typed = _match_choice(text, step_choices, labels, tr.t)
+        if typed is not None:
+            return {"choice": typed}
+        step = inner or top
+        if not step.free_input:
+            raise parse.Invalid(N_("Please choose one of the options below."))
+        return self._parse_free(step, text)
+
+    def _parse_free(self, step: Step, text: str) -> dict[str, Any]:
+        kind = step.type
+        if not parse.has_words(text):
+            raise parse.Invalid(N_("Please type your answer in words."))
+        if len(text) > parse.MAX_TEXT:
+            parse.parse_text(text)  # raises the kind "too long" message
+        if kind == "text":
+            value = parse.parse_text(
+                text, min_length=int(step.option("min_length", 2)),
+                max_length=int(step.option("max_length", parse.MAX_TEXT)),
+            )
+            return {"text": value}
+        if kind == "name":
+            return {"text": parse.parse_name(text)}
+        if kind == "dob_or_age":
+            today = self.clock().date()
+            found = parse.parse_dob_or_age(text, today=today,
+                                           max_age=int(step.option("max_age", 25)))
+            return {"text": text[:100], "value": found.to_json()}
+        if kind == "number":
+            n = parse.parse_number(text, minimum=int(step.option("min", 0)),
+                                   maximum=int(step.option("max", 120)))
+            return {"text": text[:20], "value": n}
+        if kind == "postcode":
+            postcode = parse.parse_postcode(text)
+            return {"text": postcode, "value": route(self.profile, postcode).to_json()}
+        if kind == "phone":
+            return {"text": text[:40], "value": parse.parse_phone(text)}
+        if kind == "email":
+            return {"text": text[:254], "value": parse.parse_email(text)}
+        raise parse.Invalid(N_("Please choose one of the options below."))
+
+    def _store_loop(
+        self, tr: Turn_, top: Step, inner: Step | None, index: int, record: dict[str, Any]
+    ) -> None:
+        if inner is None:
+            return
+        items: list[dict[str, Any]] = tr.answers.setdefault(top.id, [])
+        if record.get("choice") == "unborn" and inner.type == "dob_or_age":
+            record = {"choice": "unborn", "value": {"dob": None, "age": None, "unborn": True}}
+        while len(items) <= index:
+            items.append({})
+        items[index][inner.id] = record
+
+    def _next_position(
+        self, tr: Turn_, journey: Journey, top: Step, inner: Step | None, index: int,
+        record: dict[str, Any],
+    ) -> str | None:
+        meta = self.meta(tr)
+        if top.type == "loop":
+            if inner is not None:
+                ids = [s.id for s in top.steps]
+                at = ids.index(inner.id)
+                if at + 1 < len(ids):
+                    return f"{top.id}/{index}/{ids[at + 1]}"
+                return f"{top.id}/{index}/{MORE}"
+            if record.get("choice") == YES and index + 1 < int(top.option("max", 10)):
+                return f"{top.id}/{index + 1}/{top.steps[0].id}"
+            return journey.after(top.id, tr.answers, meta)
+        return journey.after(top.id, tr.answers, meta)
+
+    async def _move(
+        self, session: AsyncSession, tr: Turn_, journey: Journey, nxt: str | None,
+        escalated: bool,
+    ) -> None:
+        meta = self.meta(tr)
+        if nxt is not None and "/" not in nxt and tr.state.get("changing"):
+            # Changing an answer from the summary: skip what is already answered.
+            while nxt is not None and journey.by_id[nxt].type not in (
+                "summary", "submit", "end", "return"
+            ) and (nxt in tr.answers):
+                nxt = journey.after(nxt, tr.answers, meta)
+        if nxt is None:
+            nxt = journey.steps[-1].id
+        step = journey.by_id[nxt.split("/", 1)[0]]
+        if step.type == "return":
+            await self._return(session, tr, step, escalated)
+            return
+        if step.type == "summary":
+            tr.state["changing"] = False
+        target = journey.entry(nxt, tr.answers) if "/" not in nxt else nxt
+        self._goto(tr, target)
+        if escalated and not tr.state.get("callback_offered"):
+            self._offer_callback(tr, return_to=target)
+        self._ask(tr)
+
+    # --- callback sub-journey ------------------------------------------------------------
+
+    def _offer_callback(self, tr: Turn_, *, return_to: str) -> None:
+        tr.state["callback_offered"] = True
+        tr.state.setdefault("stack", []).append(
+            {"journey": tr.state.get("journey", MAIN_JOURNEY), "pos": return_to,
+             "history": list(tr.state.get("history", []))}
+        )
+        tr.state["journey"] = CALLBACK
+        tr.state["pos"] = self.journeys[CALLBACK].first
+
+    async def _return(self, session: AsyncSession, tr: Turn_, step: Step, escalated: bool) -> None:
+        if step.prompt:
+            tr.lead.append(tr.t(step.prompt))
+        if lookup(tr.answers, {}, "callback_phone") not in (None, "no_phone"):
+            await self._ensure_contact(session, tr)
+            tr.result.events.append((events.CONTACT_CHANGED, {"contact_id": tr.conv.contact_id}))
+        frame = tr.state["stack"].pop() if tr.state.get("stack") else None
+        tr.state["journey"] = frame["journey"] if frame else MAIN_JOURNEY
+        tr.state["pos"] = frame["pos"] if frame else self.main.first
+        tr.state["history"] = frame["history"] if frame else []
+        self._ask(tr)
+
+    # --- risk ----------------------------------------------------------------------------
+
+    def _escalation_reply(self, tr: Turn_) -> None:
+        """Before anything else in the same reply: who to call, now."""
+        assert tr.assessment is not None
+        params = base_params(self.profile, tr.t)
+        if tr.assessment.risk == "immediate":
+            text = tr.t(N_(
+                "If a child is in danger right now, call {emergency} now.\n\nThen call the "
+                "{hub_name} on {hub_phone}. They are there 24 hours a day, every day."))
+            flag = Flag.EMERGENCY
+        else:
+            text = tr.t(N_(
+                "What you've told me sounds serious. Please phone the {hub_name} now on "
+                "{hub_phone}. They are there 24 hours a day and can act today.\n\nIf a child "
+                "is in danger right now, call {emergency}."))
+            flag = Flag.URGENT
+        text = fill(text, params) + "\n\n" + tr.t(N_(
+            "I've also flagged this to the duty team now."))
+        tr.result.replies.append(Reply(text=text, flags=frozenset({flag}),
+                                       language=tr.t.language, rtl=tr.t.rtl))
+
+    async def _record_risk(self, session: AsyncSession, tr: Turn_) -> None:
+        assessment = tr.assessment
+        assert assessment is not None
+        risk_log: list[dict[str, Any]] = tr.state.setdefault("risk", [])
+        if assessment.risk != "none":
+            risk_log.append({"risk": assessment.risk, "evidence": assessment.evidence,
+                             "at": self.clock().isoformat(), "step": tr.pos})
+            del risk_log[:-20]
+        if not assessment.escalate:
+            return
+        contact = await self._ensure_contact(session, tr)
+        raised = await repo.set_urgency(session, contact, assessment.risk)
+        contact.risk_evidence = [*contact.risk_evidence, *assessment.evidence][-50:]
+        if raised:
+            await repo.audit(session, "system", "risk_flagged", contact_id=contact.id,
+                             detail={"urgency": assessment.risk})
+            tr.result.events.append((events.CONTACT_RED, {
+                "contact_id": contact.id, "reference": contact.reference,
+                "urgency": contact.urgency, "locality": contact.locality,
+                "language": contact.language,
+            }))
+
+    async def _ensure_contact(self, session: AsyncSession, tr: Turn_) -> Contact:
+        """The contact for this run, created now if needed (a red contact can't wait)."""
+        conv = tr.conv
+        if conv.contact_id:
+            existing = await session.get(Contact, conv.contact_id)
+            if existing is not None:
+                return existing
+        contact = await repo.create_contact(
+            session, prefix=self.profile.reference_prefix, conversation_id=conv.id,
+            run=conv.run, source=str(lookup(tr.answers, {}, "who") or "unknown"),
+            journey=MAIN_JOURNEY, channel=conv.channel, chat=conv.chat,
+            language=conv.language, handover=self._handover(tr),
+        )
+        conv.contact_id = contact.id
+        await repo.audit(session, "system", "contact_created", contact_id=contact.id,
+                         detail={"complete": False})
+        return contact
+
+    def _handover(self, tr: Turn_) -> dict[str, Any]:
+        risk = tr.state.get("risk", [])
+        worst = max((r["risk"] for r in risk), key=_RISK_ORDER.index, default="none")
+        return build_handover(
+            self.profile, self.main, tr.answers, self.meta(tr),
+            risk={"level": worst, "events": risk},
+        )
+
+    async def _refresh_open_contact(self, session: AsyncSession, tr: Turn_) -> None:
+        contact = await session.get(Contact, tr.conv.contact_id)
+        if contact is None or contact.complete:
+            return
+        contact.handover = self._handover(tr)
+        contact.source = str(lookup(tr.answers, {}, "who") or contact.source)
+        contact.locality = contact.handover["address"]["locality"]
+        contact.language = tr.conv.language
+
+    # --- summary and submit -----------------------------------------------------------
+
+    async def _summary_choice(self, session: AsyncSession, tr: Turn_, choice: str) -> None:
+        if choice == "submit":
+            await self._submit(session, tr)
+            return
+        tr.state["pending"] = {"kind": "change"}
+        options = []
+        for step_id in self.main.path(tr.answers, self.meta(tr)):
+            step = self.main.by_id[step_id]
+            if step.summary and step_id in tr.answers:
+                options.append(Choice(f"change:{step_id}", tr.t(step.summary)))
+        options.append(Choice("change:", tr.t(N_("Nothing, go back to my answers"))))
+        self._emit(tr, tr.t(N_("Which answer would you like to change?")), options)
+
+    async def _submit(self, session: AsyncSession, tr: Turn_) -> None:
+        conv = tr.conv
+        contact = await self._ensure_contact(session, tr)
+        handover = self._handover(tr)
+        contact.handover = handover
+        contact.complete = True
+        contact.submitted_at = self.clock()
+        contact.source = str(handover["source"])
+        contact.locality = handover["address"]["locality"]
+        contact.language = conv.language
+        contact.interpreter_needed = lookup(tr.answers, {}, "interpreter") == YES
+        await repo.add_consent(session, contact, **consent_fields(
+            self.profile, tr.answers, self.meta(tr)))
+        await repo.audit(session, "system", "contact_submitted", contact_id=contact.id)
+        tr.state["done"] = {"reference": contact.reference}
+        tr.state["pos"] = DONE
+        tr.state["history"] = []
+        params = {**self._params(tr), "reference": contact.reference}
+        text = fill(tr.t(N_(
+            "Thank you{comma_name}. Your request has been sent to the {hub_name}.\n\n"
+            "Your reference is {reference}. Please keep it.\n\n"
+            "What happens next: a qualified social worker will read what you've told us and "
+            "decide with you what help fits best. The hub aims to decide within one working "
+            "day, and will contact you in the way you said is safe.\n\n"
+            "You can check your request here at any time by typing /status.\n\n"
+            "If things get worse, or a child is in danger, call {emergency}. You can phone "
+            "the hub 24 hours a day on {hub_phone}.")),
+            {**params, "comma_name": (", " + params["name"]) if params.get("name") else ""})
+        self._emit(tr, text, [Choice("cmd:status", tr.t(N_("Check my request")))],
+                   {Flag.SUBMITTED})
+        tr.result.events.append((events.CONTACT_CHANGED, {"contact_id": contact.id}))
+
+    async def _after_done(self, session: AsyncSession, tr: Turn_) -> None:
+        reference = (tr.state.get("done") or {}).get("reference", "")
+        text = fill(tr.t(N_(
+            "Your request {reference} is with the hub. Type /status to see what is happening "
+            "with it, or /start to ask for help with something new. If a child is in danger, "
+            "call {emergency}, or phone the hub on {hub_phone}.")),
+            {**base_params(self.profile, tr.t), "reference": reference})
+        self._emit(tr, "\n\n".join([*tr.lead, text]), [
+            Choice("cmd:status", tr.t(N_("Check my request"))),
+            Choice("cmd:start", tr.t(N_("Start a new request")))])
+        tr.lead = []
+
+    # --- commands and confirmations ---------------------------------------------------
+
+    def _command(self, tr: Turn_) -> tuple[str, str] | None:
+        msg = tr.msg
+        if msg.kind == Kind.COMMAND:
+            return (msg.command, msg.text)
+        if msg.kind == Kind.CHOICE and msg.choice.startswith("cmd:"):
+            return (msg.choice[4:], "")
+        if msg.kind == Kind.TEXT:
+            parsed = parse_command(msg.text.strip())
+            if parsed:
+                return parsed
+            if msg.text.strip().startswith("/") and " " not in msg.text.strip():
+                return ("unknown", "")
+            word = command_for_words(msg.text, tr.t)
+            if word:
+                return (word, "")
+        return None
+
+    async def _run_command(self, session: AsyncSession, tr: Turn_, name: str, arg: str) -> None:
+        t = tr.t
+        params = base_params(self.profile, t)
+        if name == "start":
+            if tr.pos in (NOT_STARTED, DONE):
+                if tr.pos == DONE:
+                    self._new_run(tr)
+                self._goto(tr, self.main.first, remember=False)
+                self._ask(tr)
+            else:
+                tr.state["paused"] = False
+                tr.state["pending"] = {"kind": "resume"}
+                self._emit(tr, t(N_("Welcome back. Your answers are saved. Would you like to "
+                                    "carry on where you stopped, or start again?")),
+                           [Choice("resume", t(N_("Carry on"))),
+                            Choice("restart", t(N_("Start again")))])
+        elif name == "restart":
+            if tr.answers:
+                tr.state["pending"] = {"kind": "restart"}
+                self._emit(tr, t(N_("Start again from the beginning? The answers you've given "
+                                    "so far will be cleared.")),
+                           [Choice(YES, t(N_("Yes, start again"))), Choice(NO, t(N_("No")))])
+            else:
+                self._restart(tr)
+                self._ask(tr)
+        elif name == "back":
+            history = tr.state.get("history") or []
+            if tr.pos == DONE:
+                self._after_done_text(tr)
+            elif tr.state.get("pending"):
+                tr.state["pending"] = None
+                self._ask(tr)
+            elif history:
+                tr.state["pos"] = history.pop()
+                self._ask(tr)
+            else:
+                tr.lead.append(t(N_("This is the first question, so there's nothing to go "
+                                    "back to.")))
+                self._ask(tr)
+        elif name == "help":
+            tr.lead.append(fill(t(N_(
+                "Here's what you can do at any time:\n"
+                "/back – go back one question\n"
+                "/restart – start again\n"
+                "/human – talk to a person\n"
+                "/language – change language\n"
+                "/status – check a request you sent\n"
+                "/stop – pause and come back within {draft_days} days\n"
+                "/delete – delete your information\n\n"
+                "If a child is in danger now, call {emergency}. The hub is there 24 hours a day "
+                "on {hub_phone}.")), params))
+            self._ask_or_lead(tr)
+        elif name == "human":
+            tr.lead.append(fill(t(N_(
+                "You can talk to a person at the {hub_name} at any time on {hub_phone}, "
+                "24 hours a day.")), params))
+            if tr.state.get("journey") != CALLBACK:
+                return_to = tr.pos if tr.pos not in (NOT_STARTED, DONE) else self.main.first
+                if tr.pos == DONE:
+                    self._new_run(tr)
+                self._offer_callback(tr, return_to=return_to)
+            self._ask(tr)
+        elif name == "stop":
+            tr.state["paused"] = True
+            self._emit(tr, fill(t(N_(
+                "OK, we'll stop here. Your answers are saved for {draft_days} days. Send any "
+                "message to carry on. To delete them now, type /delete.\n\nIf a child is in "
+                "danger, call {emergency}.")), params))
+        elif name == "delete":
+            tr.state["pending"] = {"kind": "delete"}
+            self._emit(tr, t(N_(
+                "This will delete your answers and this conversation from our system. If you "
+                "have already sent a request, we'll tell the hub you've withdrawn your "
+                "agreement. Delete now?")),
+                [Choice(YES, t(N_("Yes, delete"))), Choice(NO, t(N_("No, keep it")))])
+        elif name == "language":
+            tr.state["pending"] = {"kind": "language"}
+            langs = [lang for lang in self.profile.languages if lang in available_languages()]
+            self._emit(tr, t(N_("Which language would you like to use?")),
+                       [Choice(f"lang:{lang}", _language_name(lang)) for lang in langs])
+        elif name == "status":
+            await self._status(session, tr, arg)
+        else:
+            tr.lead.append(t(N_("I don't know that command. Type /help to see what you can "
+                                "do.")))
+            self._ask_or_lead(tr)
+
+    def _ask_or_lead(self, tr: Turn_) -> None:
+        if tr.pos in (NOT_STARTED, DONE):
+            self._emit(tr, "\n\n".join(tr.lead))
+            tr.lead = []
+        else:
+            self._ask(tr)
+
+    def _after_done_text(self, tr: Turn_) -> None:
+        tr.lead.append(tr.t(N_("Your request has already been sent.")))
+        self._emit(tr, "\n\n".join(tr.lead))
+        tr.lead = []
+
+    async def _pending(self, session: AsyncSession, tr: Turn_) -> None:
+        pending = tr.state.get("pending") or {}
+        kind = pending.get("kind")
+        choice = tr.msg.choice if tr.msg.kind == Kind.CHOICE else ""
+        if not choice and tr.msg.kind == Kind.TEXT:
+            ids, labels = ([YES, NO], {YES: tr.t(N_("Yes")), NO: tr.t(N_("No"))})
+            if kind == "resume":
+                ids, labels = (["resume", "restart"], {"resume": tr.t(N_("Carry on")),
+                                                       "restart": tr.t(N_("Start again"))})
+            choice = _match_choice(parse.clean_text(tr.msg.text), ids, labels, tr.t) or ""
+            if not choice and kind == "resume":
+                tr.state["pending"] = None
+                await self._answer(session, tr, escalated=bool(
+                    tr.assessment and tr.assessment.escalate))
+                return
+        tr.state["pending"] = None
+        if kind == "delete":
+            if choice == YES:
+                await self._delete(session, tr)
+                return
+            tr.lead.append(tr.t(N_("OK, nothing has been deleted.")))
+        elif kind == "restart":
+            if choice == YES:
+                self._restart(tr)
+        elif kind == "resume":
+            if choice == "restart":
+                self._restart(tr)
+        elif kind == "language":
+            lang = choice[5:] if choice.startswith("lang:") else ""
+            if lang in available_languages():
+                tr.conv.language = lang
+                tr.t = translator(lang)
+                tr.lead.append(tr.t(N_("OK, I'll use {language} from now on.")).format(
+                    language=_language_name(lang)))
+        elif kind == "change":
+            target = choice[7:] if choice.startswith("change:") else ""
+            if target in self.main.by_id:
+                step = self.main.by_id[target]
+                if step.type == "loop":
+                    tr.answers[target] = []
+                tr.state["changing"] = True
+                self._goto(tr, self.main.entry(target, tr.answers))
+        if tr.pos == DONE and kind != "delete":
+            self._after_done_text(tr)
+            return
+        self._ask(tr) if tr.pos != NOT_STARTED else self._start_fresh(tr)
+
+    def _start_fresh(self, tr: Turn_) -> None:
+        self._goto(tr, self.main.first, remember=False)
+        self._ask(tr)
+
+    def _restart(self, tr: Turn_) -> None:
+        self._new_run(tr)
+        tr.state["pos"] = self.main.first
+
+    def _new_run(self, tr: Turn_) -> None:
+        language = tr.conv.language
+        tr.state.clear()
+        tr.state.update(new_state())
+        tr.conv.run += 1
+        tr.conv.contact_id = None
+        tr.conv.language = language
+
+    async def _delete(self, session: AsyncSession, tr: Turn_) -> None:
+        """Erase the conversation; withdraw consent on any contact it created."""
+        conv = tr.conv
+        contacts = list((await session.scalars(
+            select(Contact).where(Contact.conversation_id == conv.id))).all())
+        now = self.clock()
+        for contact in contacts:
+            if contact.status != "closed":
+                contact.status = "withdrawn"
+            await session.execute(update(ConsentRecord).where(
+                ConsentRecord.contact_id == contact.id, ConsentRecord.withdrawn_at.is_(None)
+            ).values(withdrawn_at=now))
+            await repo.audit(session, "person", "consent_withdrawn", contact_id=contact.id)
+            tr.result.events.append((events.CONTACT_CHANGED, {"contact_id": contact.id}))
+        await session.execute(delete(Turn).where(Turn.conversation_id == conv.id))
+        await session.execute(update(InboxItem).where(
+            InboxItem.channel == conv.channel, InboxItem.chat == conv.chat
+        ).values(payload={"erased": True}))
+        await session.execute(delete(OutboxItem).where(
+            OutboxItem.channel == conv.channel, OutboxItem.chat == conv.chat,
+            OutboxItem.sent_at.is_not(None)))
+        await session.delete(conv)
+        tr.result.deleted = True
+        text = tr.t(N_("Done. Your answers and this conversation have been deleted."))
+        if contacts:
+            text += "\n\n" + tr.t(N_(
+                "We've told the hub you have withdrawn your agreement. If they need to keep "
+                "some information to keep a child safe, they will explain why."))
+        self._emit(tr, text, [Choice("cmd:start", tr.t(N_("Start a new request")))],
+                   {Flag.ENDED})
+
+    async def _status(self, session: AsyncSession, tr: Turn_, reference: str) -> None:
+        """Only this chat's own requests, and only within the visible period (90 days)."""
+        since = self.clock() - timedelta(days=self.profile.status_visible_days)
+        stmt = select(Contact).where(
+            Contact.channel == tr.conv.channel, Contact.chat == tr.conv.chat,
+            Contact.complete.is_(True), Contact.submitted_at >= since,
+        ).order_by(Contact.submitted_at.desc())
+        if reference:
+            stmt = stmt.where(Contact.reference == reference.strip().upper())
+        contacts = list((await session.scalars(stmt.limit(3))).all())
+        t = tr.t
+        if not contacts:
+            tr.lead.append(t(N_("I can't find a request sent from this chat in the last "
+                                "{days} days.")).format(days=self.profile.status_visible_days))
+        for contact in contacts:
+            tr.lead.append(self._status_text(t, contact))
+        self._ask_or_lead(tr)
+
+    def _status_text(self, t: Translator, contact: Contact) -> str:
+        sent = contact.submitted_at.strftime("%d/%m/%Y") if contact.submitted_at else ""
+        if contact.status == "closed":
+            label = self.profile.outcome_label(contact.outcome or "") or ""
+            state = t(N_("The hub has finished looking at it. Outcome: {outcome}.")).format(
+                outcome=t(label) if label else t(N_("recorded")))
+        elif contact.status == "claimed":
+            state = t(N_("A social worker at the hub is looking at it now."))
+        elif contact.status == "withdrawn":
+            state = t(N_("You withdrew your agreement for this request."))
+        else:
+            state = t(N_("It is waiting to be read by a social worker at the hub."))
+        text = t(N_("Request {reference}, sent {date}: {state}")).format(
+            reference=contact.reference, date=sent, state=state)
+        reply = (contact.handover or {}).get("triage", {}).get("last_reply")
+        if reply:
+            text += "\n\n" + t(N_("Message from the hub: {message}")).format(message=reply)
+        return text
+
+    async def _log_turn(
+        self, session: AsyncSession, conv: Conversation, direction: str, step: str, kind: str,
+        text: str,
+    ) -> None:
+        if conv.id is None:
+            await session.flush()
+        session.add(Turn(conversation_id=conv.id, run=conv.run, direction=direction,
+                         step=step[:60] or None, kind=kind, text=text))
+
+
+_RISK_ORDER = ["none", "concern", "urgent", "immediate"]
+
+
+def _match_choice(
+    text: str, ids: list[str], labels: dict[str, str], t: Translator
+) -> str | None:
+    """A typed answer to a button question: its label, its number, or yes/no words."""
+    said = text.strip().lower().rstrip(".!")
+    if not said:
+        return None
+    for choice_id in ids:
+        if said in (labels.get(choice_id, "").lower(), choice_id.lower()):
+            return choice_id
+    if said.isdigit() and 1 <= int(said) <= len(ids) and len(ids) > 1:
+        return ids[int(said) - 1]
+    yes_words = {"yes", "y", "yeah", "yep", "ok", "okay", t.gettext("Yes").lower()}
+    no_words = {"no", "n", "nope", "nah", t.gettext("No").lower()}
+    if said in yes_words and YES in ids:
+        return YES
+    if said in no_words and NO in ids:
+        return NO
+    return None
+
+
+def _language_name(code: str) -> str:
+    try:
+        return str(Locale.parse(code).get_display_name(code)).capitalize()
+    except (ValueError, LookupError):
+        return code

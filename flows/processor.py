@@ -1,0 +1,207 @@
+"""Inbox processing: every inbound message is stored first, then handled exactly once, in order.
+
+A channel calls `accept()` (a fast insert) and acknowledges the platform only after it
+returns, so a crash at any point loses nothing: unprocessed inbox rows are picked up at
+start-up and by a periodic sweep. Each inbox row is handled in one transaction together with
+the conversation state, the turn log, any contact and the outbound replies (outbox).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from datetime import timedelta
+
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flows import events
+from flows.engine import Engine
+from flows.i18n import N_, available_languages, translator
+from flows.render import base_params, fill
+from flows.types import Flag, Message, Reply
+from storage import repo
+from storage.db import Database
+from storage.models import Conversation, InboxItem
+from storage.types import utcnow
+
+log = logging.getLogger("frontdoor.processor")
+
+MAX_ATTEMPTS = 3
+
+
+class Processor:
+    def __init__(self, db: Database, engine: Engine, bus: events.EventBus) -> None:
+        self.db = db
+        self.engine = engine
+        self.bus = bus
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._scheduled: set[tuple[str, str]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+
+    # --- intake -------------------------------------------------------------------------
+
+    async def accept(self, message: Message) -> bool:
+        """Store an inbound message. False when the platform sent the same update again."""
+        item = InboxItem(channel=message.channel, chat=message.chat,
+                         external_id=message.external_id, payload=message.to_json())
+        try:
+            async with self.db.transaction() as session:
+                session.add(item)
+        except IntegrityError:
+            log.info("duplicate update ignored (channel=%s)", message.channel)
+            return False
+        self.schedule(message.channel, message.chat)
+        return True
+
+    def schedule(self, channel: str, chat: str) -> None:
+        key = (channel, chat)
+        if key in self._scheduled:
+            return
+        self._scheduled.add(key)
+        task = asyncio.get_running_loop().create_task(self._drain(key))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- processing -----------------------------------------------------------------------
+
+    async def _drain(self, key: tuple[str, str]) -> None:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                while await self._process_next(*key):
+                    pass
+        except Exception:
+            log.exception("processing stopped for a chat; the sweep will retry")
+        finally:
+            self._scheduled.discard(key)
+            if not lock.locked():
+                self._locks.pop(key, None)
+
+    async def _process_next(self, channel: str, chat: str) -> bool:
+        """Handle the oldest unprocessed message of one chat. False when none is left."""
+        events_out: list[tuple[str, dict[str, object]]] = []
+        try:
+            async with self.db.transaction() as session:
+                await self._chat_lock(session, channel, chat)
+                item = await session.scalar(
+                    select(InboxItem)
+                    .where(InboxItem.channel == channel, InboxItem.chat == chat,
+                           InboxItem.processed_at.is_(None))
+                    .order_by(InboxItem.id).limit(1)
+                )
+                if item is None:
+                    return False
+                message = Message.from_json(item.payload)
+                conv = await self._conversation(session, message)
+                result = await self.engine.handle(session, conv, message)
+                for reply in result.replies:
+                    await repo.enqueue_reply(session, channel, chat, reply,
+                                             contact_id=None if result.deleted else conv.contact_id)
+                item.processed_at = utcnow()
+                if not result.deleted:
+                    item.payload = {"processed": True}  # the words live in the turn log only
+                events_out = result.events
+        except Exception:
+            await self._failed(channel, chat)
+            return True
+        for topic, event in events_out:
+            self.bus.emit(topic, event)
+        self.bus.emit(events.OUTBOX, {"channel": channel})
+        return True
+
+    async def _chat_lock(self, session: AsyncSession, channel: str, chat: str) -> None:
+        """Several workers on one PostgreSQL: one chat's messages are handled one at a time."""
+        if self.db.is_postgres:
+            key = zlib.crc32(f"{channel}:{chat}".encode()) - 2**31
+            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+    async def _conversation(self, session: AsyncSession, message: Message) -> Conversation:
+        conv = await session.scalar(
+            select(Conversation).where(Conversation.channel == message.channel,
+                                       Conversation.chat == message.chat)
+        )
+        if conv is None:
+            language = message.language if message.language in available_languages() else None
+            conv = Conversation(channel=message.channel, chat=message.chat,
+                                language=language or self.engine.profile.raw["default_language"],
+                                state={}, run=1)
+            session.add(conv)
+            await session.flush()
+        return conv
+
+    async def _failed(self, channel: str, chat: str) -> None:
+        """A turn that keeps failing: tell the person kindly, keep their answers, move on."""
+        log.exception("a turn failed (channel=%s)", channel)
+        async with self.db.transaction() as session:
+            item = await session.scalar(
+                select(InboxItem)
+                .where(InboxItem.channel == channel, InboxItem.chat == chat,
+                       InboxItem.processed_at.is_(None))
+                .order_by(InboxItem.id).limit(1)
+            )
+            if item is None:
+                return
+            item.attempts += 1
+            if item.attempts < MAX_ATTEMPTS:
+                return
+            item.processed_at = utcnow()
+            item.payload = {"failed": True}
+            conv = await session.scalar(select(Conversation).where(
+                Conversation.channel == channel, Conversation.chat == chat))
+            t = translator(conv.language if conv else None)
+            params = base_params(self.engine.profile, t)
+            await repo.enqueue_reply(session, channel, chat, Reply(
+                text=fill(t(N_(
+                    "Sorry, something went wrong on our side and I couldn't take that "
+                    "message. Your earlier answers are safe. Please try again in a moment.\n\n"
+                    "If a child is in danger, call {emergency}. The hub is there 24 hours a "
+                    "day on {hub_phone}.")), params),
+                flags=frozenset({Flag.URGENT}), language=t.language, rtl=t.rtl))
+        self.bus.emit(events.OUTBOX, {"channel": channel})
+
+    # --- background sweep -------------------------------------------------------------------
+
+    async def sweep(self) -> int:
+        """Schedule every chat with unprocessed messages (start-up and periodic)."""
+        async with self.db.transaction() as session:
+            rows = (await session.execute(
+                select(InboxItem.channel, InboxItem.chat)
+                .where(InboxItem.processed_at.is_(None)).distinct()
+            )).all()
+        for channel, chat in rows:
+            self.schedule(channel, chat)
+        return len(rows)
+
+    async def run_sweeper(self, every: float = 5.0) -> None:
+        while True:
+            try:
+                await self.sweep()
+                await self.purge()
+            except Exception:
+                log.exception("sweep failed; retrying")
+            await asyncio.sleep(every)
+
+    async def purge(self) -> None:
+        """Drop drafts idle past the retention period, and processed inbox rows."""
+        profile = self.engine.profile
+        cutoff = utcnow() - timedelta(days=profile.draft_retention_days)
+        async with self.db.transaction() as session:
+            removed = await repo.purge_expired_drafts(session, cutoff)
+            await session.execute(
+                update(InboxItem)
+                .where(InboxItem.processed_at.is_not(None),
+                       InboxItem.received_at < utcnow() - timedelta(days=1))
+                .values(payload={})
+            )
+        if removed:
+            log.info("deleted %d expired drafts", removed)
+
+    async def idle(self, timeout: float = 10.0) -> None:
+        """Wait until nothing is scheduled (tests and graceful shutdown)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._scheduled and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
