@@ -47,6 +47,7 @@ CALLBACK = "callback"
 NOT_STARTED = ""
 DONE = "@done"
 YES, NO = "yes", "no"
+STRUCTURED = frozenset({"dob_or_age", "number", "postcode", "phone", "email"})
 
 
 @dataclass
@@ -105,7 +106,7 @@ class Engine:
         inbound_text = msg.text if msg.kind in (Kind.TEXT, Kind.COMMAND) else msg.choice
         await self._log_turn(session, conv, "in", tr.pos, msg.kind.value, inbound_text[:4000])
 
-        if msg.kind == Kind.TEXT and msg.text.strip():
+        if msg.kind == Kind.TEXT and msg.text.strip() and not self._plain_answer(tr):
             tr.assessment = assess(msg.text, conv.language, self.analyse)
             await self._record_risk(session, tr)
 
@@ -160,6 +161,24 @@ class Engine:
             self._ask(tr)
             return
         await self._answer(session, tr, escalated)
+
+    def _plain_answer(self, tr: Turn_) -> bool:
+        """A typed command, button label, date, number, postcode, phone or email: these
+        can't describe a danger, so they skip the risk detector (which would only add noise).
+        Everything else - free text, names, anything that doesn't fit - is analysed."""
+        if self._command(tr) and tr.msg.text.strip().startswith("/"):
+            return True
+        pos = tr.pos
+        journey = self.journey(tr)
+        if tr.state.get("pending") or pos in (NOT_STARTED, DONE) or not journey.valid(pos):
+            return False
+        top, inner, _ = journey.step_at(pos)
+        step = inner or top
+        try:
+            record = self._parse(tr, top, inner)
+        except parse.Invalid:
+            return False
+        return "choice" in record or step.type in STRUCTURED
 
     # --- journeys and positions -----------------------------------------------------------
 

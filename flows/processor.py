@@ -39,6 +39,7 @@ class Processor:
         self.bus = bus
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._scheduled: set[tuple[str, str]] = set()
+        self._again: set[tuple[str, str]] = set()  # new work arrived while draining
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
 
@@ -60,6 +61,7 @@ class Processor:
     def schedule(self, channel: str, chat: str) -> None:
         key = (channel, chat)
         if key in self._scheduled:
+            self._again.add(key)
             return
         self._scheduled.add(key)
         task = asyncio.get_running_loop().create_task(self._drain(key))
@@ -72,8 +74,12 @@ class Processor:
         lock = self._locks.setdefault(key, asyncio.Lock())
         try:
             async with lock:
-                while await self._process_next(*key):
-                    pass
+                while True:
+                    self._again.discard(key)
+                    while await self._process_next(*key):
+                        pass
+                    if key not in self._again:
+                        break
         except Exception:
             log.exception("processing stopped for a chat; the sweep will retry")
         finally:
