@@ -192,3 +192,67 @@ def parse_email(text: str) -> str:
         raise Invalid(N_("That doesn't look like an email address. Please type it like "
                          "name@example.org."))
     return t.lower()
+
+
+# --- professional identifiers -------------------------------------------------------------
+
+_UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"  # DfE check-letter alphabet (no I, O, S)
+
+
+def upn_check_letter(body: str) -> str:
+    """DfE Unique Pupil Number check letter for the 12 characters after it."""
+    total = 0
+    for weight, char in enumerate(body, start=2):
+        total += weight * (int(char) if char.isdigit() else _UPN_LETTERS.index(char))
+    return _UPN_LETTERS[total % 23]
+
+
+def parse_upn(text: str) -> str:
+    """A 13-character UPN: check letter, 11 digits, then a digit or (temporary UPN) a letter."""
+    t = re.sub(r"\s+", "", clean_text(text).upper())
+    if not re.fullmatch(r"[A-Z]\d{11}[0-9A-Z]", t) or t[0] not in _UPN_LETTERS or (
+        t[-1].isalpha() and t[-1] not in _UPN_LETTERS
+    ):
+        raise Invalid(N_("A UPN has 13 characters: a letter, 11 digits, then a digit or a "
+                         "letter, for example H801200001001."))
+    if upn_check_letter(t[1:]) != t[0]:
+        raise Invalid(N_("That UPN's check letter doesn't match. Please check it and type it "
+                         "again."))
+    return t
+
+
+def nhs_check_digit(nine: str) -> int | None:
+    """Modulus 11 check digit; None when no valid number has these nine digits."""
+    remainder = sum(int(d) * w for d, w in zip(nine, range(10, 1, -1), strict=True)) % 11
+    check = 11 - remainder
+    if check == 11:
+        return 0
+    return None if check == 10 else check
+
+
+def parse_nhs_number(text: str) -> str:
+    digits = re.sub(r"[\s-]", "", clean_text(text))
+    if not re.fullmatch(r"\d{10}", digits):
+        raise Invalid(N_("An NHS number has 10 digits, for example 943 476 5919."))
+    if nhs_check_digit(digits[:9]) != int(digits[9]):
+        raise Invalid(N_("That NHS number doesn't pass its check. Please check it and type it "
+                         "again."))
+    return f"{digits[:3]} {digits[3:6]} {digits[6:]}"
+
+
+def parse_percent(text: str) -> float:
+    t = clean_text(text).replace(",", ".").rstrip("%").strip()
+    try:
+        value = float(t)
+    except ValueError:
+        raise Invalid(N_("Please type a percentage, for example 86 or 86.5%.")) from None
+    if not 0 <= value <= 100:
+        raise Invalid(N_("A percentage is between 0 and 100."))
+    return round(value, 1)
+
+
+def parse_past_date(text: str, *, today: date | None = None) -> date:
+    found = parse_date(text)
+    if found > (today or date.today()):
+        raise Invalid(N_("That date is in the future. Please check it."))
+    return found

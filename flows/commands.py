@@ -6,7 +6,8 @@ import re
 
 from flows.i18n import N_, Translator
 
-COMMANDS = ("start", "restart", "back", "help", "human", "stop", "delete", "language", "status")
+COMMANDS = ("start", "restart", "back", "help", "human", "stop", "delete", "language", "status",
+            "disagree")
 
 # Whole-message words that act as commands. Each is a catalog string, so a translator adds
 # the words people really type in their language ("wstecz", "رجوع"...).
@@ -19,6 +20,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "delete": (N_("delete my data"), N_("delete"), N_("forget me")),
     "language": (N_("language"), N_("change language")),
     "status": (N_("status"), N_("check my request")),
+    "disagree": (N_("I disagree"), N_("disagree")),
 }
 
 # Telegram's command menu: (command, description) - descriptions are catalog strings.

@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows import answers as parse
 from flows import events
+from flows import guidance as guidance_mod
+from flows.duty import duty_now
 from flows.commands import command_for_words, parse_command
 from flows.handover import build_handover, consent_fields
 from flows.i18n import N_, Translator, available_languages, translator
@@ -47,7 +49,8 @@ CALLBACK = "callback"
 NOT_STARTED = ""
 DONE = "@done"
 YES, NO = "yes", "no"
-STRUCTURED = frozenset({"dob_or_age", "number", "postcode", "phone", "email"})
+STRUCTURED = frozenset({"dob_or_age", "number", "postcode", "phone", "email", "upn",
+                        "nhs_number", "percent", "date"})
 
 
 @dataclass
@@ -68,6 +71,7 @@ class Turn_:
     result: TurnResult
     assessment: Assessment | None = None
     lead: list[str] = field(default_factory=list)  # text put before the next question
+    meta: dict[str, Any] | None = None  # computed once per turn (answers change: reset)
 
     @property
     def answers(self) -> dict[str, Any]:
@@ -97,6 +101,10 @@ class Engine:
             raise ValueError("the profile needs the self_referral and callback journeys")
         self.analyse = analyse
         self.clock = clock
+        from nlu.thresholds import load_thresholds
+
+        self.thresholds = load_thresholds(profile.directory)
+        self.thresholds_disclaimer = " ".join(str(self.thresholds_raw_disclaimer()).split())
 
     # --- entry point --------------------------------------------------------------------
 
@@ -111,6 +119,7 @@ class Engine:
             await self._record_risk(session, tr)
 
         await self._dispatch(session, tr)
+        self._offer_language_switch(tr)
 
         if tr.result.deleted:
             return tr.result
@@ -162,6 +171,26 @@ class Engine:
             return
         await self._answer(session, tr, escalated)
 
+    def _offer_language_switch(self, tr: Turn_) -> None:
+        """Someone typing in Polish to an English chat is asked once, in Polish, to switch."""
+        detected = tr.assessment.language if tr.assessment else None
+        if (
+            not detected or detected == tr.conv.language or tr.result.deleted
+            or detected not in available_languages() or detected not in self.profile.languages
+            or tr.state.get("language_offered") or tr.state.get("pending")
+            or len(tr.msg.text.split()) < 3
+        ):
+            return
+        tr.state["language_offered"] = True
+        tr.state["pending"] = {"kind": "switch", "language": detected}
+        theirs = translator(detected)
+        self._emit(tr, theirs(N_("Would you like to carry on in {language}?")).format(
+            language=_language_name(detected)), [
+            Choice(f"lang:{detected}", theirs(N_("Yes, switch to {language}")).format(
+                language=_language_name(detected))),
+            Choice("lang:keep", tr.t(N_("No, keep {language}")).format(
+                language=_language_name(tr.conv.language)))])
+
     def _plain_answer(self, tr: Turn_) -> bool:
         """A typed command, button label, date, number, postcode, phone or email: these
         can't describe a danger, so they skip the risk detector (which would only add noise).
@@ -186,27 +215,66 @@ class Engine:
     def main(self) -> Journey:
         return self.journeys[MAIN_JOURNEY]
 
+    def thresholds_raw_disclaimer(self) -> str:
+        import yaml
+
+        with (self.profile.directory / "thresholds.yaml").open(encoding="utf-8") as fh:
+            return str(yaml.safe_load(fh).get("disclaimer", ""))
+
+    def flow(self, tr: Turn_) -> Journey:
+        """The run's main journey (self-referral, or professional after the switch)."""
+        return self.journeys.get(tr.state.get("flow", MAIN_JOURNEY), self.main)
+
     def journey(self, tr: Turn_) -> Journey:
-        return self.journeys.get(tr.state.get("journey", MAIN_JOURNEY), self.main)
+        return self.journeys.get(tr.state.get("journey", MAIN_JOURNEY), self.flow(tr))
 
     def meta(self, tr: Turn_) -> dict[str, Any]:
-        return {"language": tr.conv.language, "channel": tr.conv.channel}
+        if tr.meta is None:
+            duty = duty_now(self.profile, self.clock())
+            tr.meta = {"language": tr.conv.language, "channel": tr.conv.channel,
+                       "out_of_hours": duty.out_of_hours}
+            flow = self.flow(tr)
+            if flow.options.get("guidance"):
+                guidance = self._guidance(tr)
+                tr.meta["guidance_level"] = guidance.level or 0
+                tr.meta["child_age_known"] = guidance.age is not None
+        return tr.meta
+
+    def _guidance(self, tr: Turn_) -> guidance_mod.Guidance:
+        return guidance_mod.assess(self.thresholds, self.flow(tr), tr.answers)
 
     def _goto(self, tr: Turn_, pos: str, *, remember: bool = True) -> None:
         if remember and tr.pos not in (NOT_STARTED, DONE):
-            tr.state.setdefault("history", []).append(tr.pos)
+            journey_id = tr.state.get("journey", MAIN_JOURNEY)
+            tr.state.setdefault("history", []).append(f"{journey_id}::{tr.pos}")
         tr.state["pos"] = pos
+        tr.meta = None
+
+    def _back_to(self, tr: Turn_, entry: str) -> None:
+        journey_id, _, pos = entry.rpartition("::")
+        if journey_id:
+            tr.state["journey"] = journey_id
+            if journey_id != CALLBACK:
+                tr.state["flow"] = journey_id
+        tr.state["pos"] = pos
+        tr.meta = None
 
     def _params(self, tr: Turn_, item: dict[str, Any] | None = None) -> dict[str, Any]:
         params = base_params(self.profile, tr.t)
+        duty = duty_now(self.profile, self.clock())
+        params.update(shift_hours=duty.shift_hours, handover=duty.handover,
+                      local_time=duty.local_time)
         answers = tr.answers
-        name_record = (item or {}).get("name") or answers.get("your_name")
+        name_record = ((item or {}).get("name") or answers.get("your_name")
+                       or answers.get("prof_name"))
         if isinstance(name_record, dict):
             params["name"] = name_record.get("text", "")
         age = lookup(answers, {}, "yp_age")
         if isinstance(age, int):
             params["yp_age"] = age
         route_value = lookup(answers, {}, "postcode")
+        if not isinstance(route_value, dict):
+            route_value = lookup(answers, {}, "prof_postcode")
         if isinstance(route_value, dict) and route_value.get("council"):
             other = self.profile.council(route_value["council"])
             params["other_council"] = tr.t(other.name)
@@ -246,8 +314,17 @@ class Engine:
                     text = tr.t(top.intro) + "\n\n" + text
                 choices = [Choice(c.id, fill(tr.t(c.label), params)) for c in inner.choices]
                 free = inner.free_input
+        elif top.type == "guidance":
+            guidance = self._guidance(tr)
+            what_now = {int(k): str(v) for k, v in (top.option("what_now") or {}).items()}
+            text = fill(guidance_mod.render(guidance, tr.t, what_now,
+                                            self.thresholds_disclaimer), self._params(tr))
+            text = fill(tr.t(top.prompt), self._params(tr)) + "\n\n" + text if top.prompt else text
+            choices = [Choice(c.id, fill(tr.t(c.label), self._params(tr)))
+                       for c in journey.choices(top, tr.answers, meta)]
+            free = False
         elif top.type == "summary":
-            lines = summary_lines(self.main, tr.answers, meta, tr.t)
+            lines = summary_lines(self.flow(tr), tr.answers, meta, tr.t)
             text = tr.t(journey.prompt(top, tr.answers, meta)) + "\n\n" + "\n".join(lines)
             choices = [Choice("submit", tr.t(N_("Send to the hub"))),
                        Choice("change", tr.t(N_("Change an answer")))]
@@ -264,6 +341,9 @@ class Engine:
         flags = {Flag.FREE_TEXT} if free else set()
         if top.type == "end":
             flags.add(Flag.ENDED)
+        if pos == self.main.first and tr.state.get("journey", MAIN_JOURNEY) == MAIN_JOURNEY:
+            choices.append(Choice("cmd:language", tr.t(N_("Language: {language}")).format(
+                language=_language_name(tr.t.language))))
         self._emit(tr, text, choices, flags)
 
     def _emit(
@@ -298,6 +378,14 @@ class Engine:
                 self._restart(tr)
             self._ask(tr)
             return
+        if top.type == "guidance" and "choice" in record:
+            chosen = next((c for c in top.choices if c.id == record["choice"]), None)
+            for cleared in (chosen.data.get("clear", []) if chosen else []):
+                tr.answers.pop(cleared, None)
+        if step.option("guidance") and "text" in record and tr.assessment is not None:
+            data = tr.assessment.analysis
+            record["nlu"] = {key: data.get(key, []) for key in ("indicators", "evidence",
+                                                               "entities")}
         if top.type == "loop":
             self._store_loop(tr, top, inner, index, record)
         else:
@@ -367,6 +455,15 @@ class Engine:
             return {"text": text[:40], "value": parse.parse_phone(text)}
         if kind == "email":
             return {"text": text[:254], "value": parse.parse_email(text)}
+        if kind == "upn":
+            return {"text": text[:20], "value": parse.parse_upn(text)}
+        if kind == "nhs_number":
+            return {"text": text[:20], "value": parse.parse_nhs_number(text)}
+        if kind == "percent":
+            return {"text": text[:10], "value": parse.parse_percent(text)}
+        if kind == "date":
+            found = parse.parse_past_date(text, today=self.clock().date())
+            return {"text": text[:40], "value": found.isoformat()}
         raise parse.Invalid(N_("Please choose one of the options below."))
 
     def _store_loop(
@@ -402,18 +499,31 @@ class Engine:
         self, session: AsyncSession, tr: Turn_, journey: Journey, nxt: str | None,
         escalated: bool,
     ) -> None:
+        tr.meta = None  # answers changed: conditions are worked out again
         meta = self.meta(tr)
-        if nxt is not None and "/" not in nxt and tr.state.get("changing"):
-            # Changing an answer from the summary: skip what is already answered.
-            while nxt is not None and journey.by_id[nxt].type not in (
-                "summary", "submit", "end", "return"
-            ) and (nxt in tr.answers):
-                nxt = journey.after(nxt, tr.answers, meta)
+        terminal = ("summary", "submit", "end", "return", "switch")
+        while nxt is not None and "/" not in nxt and journey.by_id[nxt].type not in terminal:
+            step = journey.by_id[nxt]
+            answered = nxt in tr.answers and tr.state.get("changing")
+            if not answered and not journey.skipped(step, tr.answers, meta):
+                break
+            # Changing an answer from the summary skips what is already answered; a step
+            # whose `skip_if` holds is never asked.
+            nxt = journey.after(nxt, tr.answers, meta)
         if nxt is None:
             nxt = journey.steps[-1].id
         step = journey.by_id[nxt.split("/", 1)[0]]
         if step.type == "return":
             await self._return(session, tr, step, escalated)
+            return
+        if step.type == "switch":
+            target_journey = self.journeys[str(step.option("journey"))]
+            here = f"{tr.state.get('journey', MAIN_JOURNEY)}::{tr.pos}"
+            tr.state.setdefault("history", []).append(here)  # /back returns across the switch
+            tr.state["flow"] = tr.state["journey"] = target_journey.id
+            tr.state["pos"] = NOT_STARTED
+            tr.meta = None
+            await self._move(session, tr, target_journey, target_journey.first, escalated)
             return
         if step.type == "summary":
             tr.state["changing"] = False
@@ -442,7 +552,7 @@ class Engine:
             tr.result.events.append((events.CONTACT_CHANGED, {"contact_id": tr.conv.contact_id}))
         frame = tr.state["stack"].pop() if tr.state.get("stack") else None
         tr.state["journey"] = frame["journey"] if frame else MAIN_JOURNEY
-        tr.state["pos"] = frame["pos"] if frame else self.main.first
+        tr.state["pos"] = frame["pos"] if frame else self.flow(tr).first
         tr.state["history"] = frame["history"] if frame else []
         self._ask(tr)
 
@@ -500,7 +610,7 @@ class Engine:
         contact = await repo.create_contact(
             session, prefix=self.profile.reference_prefix, conversation_id=conv.id,
             run=conv.run, source=str(lookup(tr.answers, {}, "who") or "unknown"),
-            journey=MAIN_JOURNEY, channel=conv.channel, chat=conv.chat,
+            journey=self.flow(tr).id, channel=conv.channel, chat=conv.chat,
             language=conv.language, handover=self._handover(tr),
         )
         conv.contact_id = contact.id
@@ -511,9 +621,11 @@ class Engine:
     def _handover(self, tr: Turn_) -> dict[str, Any]:
         risk = tr.state.get("risk", [])
         worst = max((r["risk"] for r in risk), key=_RISK_ORDER.index, default="none")
+        flow = self.flow(tr)
+        guidance = self._guidance(tr).to_json() if flow.options.get("guidance") else None
         return build_handover(
-            self.profile, self.main, tr.answers, self.meta(tr),
-            risk={"level": worst, "events": risk},
+            self.profile, flow, tr.answers, self.meta(tr),
+            risk={"level": worst, "events": risk}, guidance=guidance,
         )
 
     async def _refresh_open_contact(self, session: AsyncSession, tr: Turn_) -> None:
@@ -533,8 +645,9 @@ class Engine:
             return
         tr.state["pending"] = {"kind": "change"}
         options = []
-        for step_id in self.main.path(tr.answers, self.meta(tr)):
-            step = self.main.by_id[step_id]
+        flow = self.flow(tr)
+        for step_id in flow.path(tr.answers, self.meta(tr)):
+            step = flow.by_id[step_id]
             if step.summary and step_id in tr.answers:
                 options.append(Choice(f"change:{step_id}", tr.t(step.summary)))
         options.append(Choice("change:", tr.t(N_("Nothing, go back to my answers"))))
@@ -551,14 +664,22 @@ class Engine:
         contact.locality = handover["address"]["locality"]
         contact.language = conv.language
         contact.interpreter_needed = lookup(tr.answers, {}, "interpreter") == YES
+        flow = self.flow(tr)
+        contact.journey = flow.id
         await repo.add_consent(session, contact, **consent_fields(
-            self.profile, tr.answers, self.meta(tr)))
+            self.profile, tr.answers, self.meta(tr), flow.options.get("consent")))
         await repo.audit(session, "system", "contact_submitted", contact_id=contact.id)
         tr.state["done"] = {"reference": contact.reference}
         tr.state["pos"] = DONE
         tr.state["history"] = []
         params = {**self._params(tr), "reference": contact.reference}
-        text = fill(tr.t(N_(
+        source_step = flow.options.get("source_from")
+        if source_step and source_step in flow.by_id:
+            chosen = lookup(tr.answers, {}, source_step)
+            choice = next((c for c in flow.by_id[source_step].choices if c.id == chosen), None)
+            contact.source = str(choice.data.get("source", chosen)) if choice else contact.source
+        submit_step = next((s for s in flow.steps if s.type == "submit"), None)
+        template = submit_step.prompt if submit_step and submit_step.prompt else N_(
             "Thank you{comma_name}. Your request has been sent to the {hub_name}.\n\n"
             "Your reference is {reference}. Please keep it.\n\n"
             "What happens next: a qualified social worker will read what you've told us and "
@@ -566,7 +687,8 @@ class Engine:
             "day, and will contact you in the way you said is safe.\n\n"
             "You can check your request here at any time by typing /status.\n\n"
             "If things get worse, or a child is in danger, call {emergency}. You can phone "
-            "the hub 24 hours a day on {hub_phone}.")),
+            "the hub 24 hours a day on {hub_phone}.")
+        text = fill(tr.t(template),
             {**params, "comma_name": (", " + params["name"]) if params.get("name") else ""})
         self._emit(tr, text, [Choice("cmd:status", tr.t(N_("Check my request")))],
                    {Flag.SUBMITTED})
@@ -636,7 +758,7 @@ class Engine:
                 tr.state["pending"] = None
                 self._ask(tr)
             elif history:
-                tr.state["pos"] = history.pop()
+                self._back_to(tr, history.pop())
                 self._ask(tr)
             else:
                 tr.lead.append(t(N_("This is the first question, so there's nothing to go "
@@ -685,6 +807,9 @@ class Engine:
                        [Choice(f"lang:{lang}", _language_name(lang)) for lang in langs])
         elif name == "status":
             await self._status(session, tr, arg)
+        elif name == "disagree":
+            tr.lead.append(fill(t(" ".join(str(self.profile.raw["escalation"]).split())), params))
+            self._ask_or_lead(tr)
         else:
             tr.lead.append(t(N_("I don't know that command. Type /help to see what you can "
                                 "do.")))
@@ -717,6 +842,12 @@ class Engine:
                 await self._answer(session, tr, escalated=bool(
                     tr.assessment and tr.assessment.escalate))
                 return
+        if kind == "switch" and not choice.startswith("lang:"):
+            # They answered the question instead of the offer: that's their answer.
+            tr.state["pending"] = None
+            await self._answer(session, tr, escalated=bool(
+                tr.assessment and tr.assessment.escalate))
+            return
         tr.state["pending"] = None
         if kind == "delete":
             if choice == YES:
@@ -729,7 +860,7 @@ class Engine:
         elif kind == "resume":
             if choice == "restart":
                 self._restart(tr)
-        elif kind == "language":
+        elif kind in ("language", "switch"):
             lang = choice[5:] if choice.startswith("lang:") else ""
             if lang in available_languages():
                 tr.conv.language = lang
@@ -738,12 +869,14 @@ class Engine:
                     language=_language_name(lang)))
         elif kind == "change":
             target = choice[7:] if choice.startswith("change:") else ""
-            if target in self.main.by_id:
-                step = self.main.by_id[target]
+            flow = self.flow(tr)
+            if target in flow.by_id:
+                step = flow.by_id[target]
                 if step.type == "loop":
                     tr.answers[target] = []
                 tr.state["changing"] = True
-                self._goto(tr, self.main.entry(target, tr.answers))
+                tr.state["journey"] = flow.id
+                self._goto(tr, flow.entry(target, tr.answers))
         if tr.pos == DONE and kind != "delete":
             self._after_done_text(tr)
             return

@@ -20,6 +20,7 @@ def build_handover(
     meta: dict[str, Any],
     *,
     risk: dict[str, Any],
+    guidance: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     sections: dict[str, dict[str, Any]] = {}
     children: list[dict[str, Any]] = []
@@ -54,7 +55,7 @@ def build_handover(
         "schema": "frontdoor.handover/1",
         "journey": journey.id,
         "journey_version": journey.version,
-        "source": lookup(answers, meta, "who"),
+        "source": journey.options.get("source") or lookup(answers, meta, "who"),
         "language": meta.get("language", "en"),
         "sections": list(sections.values()),
         "children": children,
@@ -67,7 +68,7 @@ def build_handover(
             "in_borough": route.get("in_borough") if isinstance(route, dict) else None,
             "other_council": route.get("council") if isinstance(route, dict) else None,
         },
-        "consent": consent_fields(profile, answers, meta),
+        "consent": consent_fields(profile, answers, meta, journey.options.get("consent")),
         "contact_safety": {
             key: lookup(answers, meta, key)
             for key in ("safe_to_call", "phone", "voicemail", "sms", "best_time", "safe_here",
@@ -80,6 +81,10 @@ def build_handover(
             if key in answers
         },
         "risk": risk,
+        **({"guidance": guidance} if guidance else {}),
+        **({"referrer": {key: lookup(answers, meta, step) for key, step in
+                         journey.options["referrer"].items() if step in answers}}
+           if journey.options.get("referrer") else {}),
     }
 
 
@@ -89,16 +94,28 @@ def _text(record: Any) -> str | None:
     return None
 
 
-def consent_fields(profile: Profile, answers: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
-    """The consent record, following the EHA form's rules (seed 001)."""
-    who = lookup(answers, meta, "who") or "parent_carer"
-    answer = lookup(answers, meta, "consent")
+def consent_fields(
+    profile: Profile, answers: dict[str, Any], meta: dict[str, Any],
+    mapping: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The consent record, following the EHA form's rules (seed 001).
+
+    `mapping` (the journey's `consent:` block) names the steps holding each answer, so a
+    professional referral and a family's self-referral share these rules.
+    """
+    keys = {"given_by": "who", "referral": "consent", "reason": None, "explanation": None,
+            "sharing": "sharing", "sharing_limits": "sharing_limits", "storage": "storage",
+            **(mapping or {})}
+    fixed_given_by = keys.get("given_by_value")
+    who = fixed_given_by or lookup(answers, meta, keys["given_by"]) or "parent_carer"
+    answer = lookup(answers, meta, keys["referral"])
     age = lookup(answers, meta, "yp_age") if who == "young_person" else None
     young_min = int(profile.raw.get("young_person_consent_min_age", 12))
-    reason: str | None = None
-    explanation = ""
+    reason: str | None = lookup(answers, meta, keys["reason"]) if keys["reason"] else None
+    explanation = _text(answers.get(keys["explanation"])) if keys["explanation"] else ""
+    explanation = explanation or ""
     if answer == "yes":
-        referral = "yes"
+        referral, reason = "yes", None
         if who == "young_person" and isinstance(age, int) and age < young_min:
             # Under 12: parental consent is needed before an assessment starts.
             referral, reason = "no", "parental_consent_needed_under_12"
@@ -107,18 +124,21 @@ def consent_fields(profile: Profile, answers: dict[str, Any], meta: dict[str, An
             explanation = "The relative or friend says the parents know and agree."
     elif answer == "unsafe":
         referral, reason = "not_needed", "significant_harm_risk"
-        explanation = "Informing the parents could put the child or family at risk of significant harm."
+        explanation = ("Informing the parents could put the child or family at risk of "
+                       "significant harm.")
+    elif answer == "no" and reason in profile.raw.get("consent_exceptions", []):
+        referral = "not_needed"  # the seed's exceptions: significant harm; attendance / CME
     else:
         referral = "no" if answer == "no" else "not_given"
-    sharing = lookup(answers, meta, "sharing") or "no"
+    sharing = lookup(answers, meta, keys["sharing"]) or "no"
     return {
         "given_by": who,
         "referral_consent": referral,
         "no_consent_reason": reason,
         "no_consent_explanation": explanation,
         "sharing": sharing,
-        "sharing_limits": _text(answers.get("sharing_limits")) or "",
-        "central_storage": lookup(answers, meta, "storage") == "yes",
+        "sharing_limits": _text(answers.get(keys["sharing_limits"])) or "",
+        "central_storage": lookup(answers, meta, keys["storage"]) == "yes",
         "verbal": True,
         "young_person_age": age if isinstance(age, int) else None,
     }

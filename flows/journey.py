@@ -12,7 +12,8 @@ from typing import Any
 MORE = "+more"
 ANSWER_TYPES = {
     "choice", "text", "name", "dob_or_age", "number", "postcode", "phone", "email",
-    "loop", "summary", "submit", "end", "return",
+    "loop", "summary", "submit", "end", "return", "switch", "guidance", "upn", "nhs_number",
+    "percent", "date",
 }
 
 
@@ -20,6 +21,7 @@ ANSWER_TYPES = {
 class ChoiceDef:
     id: str
     label: str
+    data: dict[str, Any] = field(default_factory=dict)  # e.g. indicators, clear
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,9 @@ class Step:
     @property
     def free_input(self) -> bool:
         """True when typed text is a valid answer (not just a button)."""
-        return self.type not in ("choice", "loop", "summary", "submit", "end", "return")
+        return self.type not in (
+            "choice", "loop", "summary", "submit", "end", "return", "switch", "guidance"
+        )
 
     def option(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
@@ -64,7 +68,11 @@ def _step(data: dict[str, Any]) -> Step:
         prompt_next=str(data.get("prompt_next", "")).strip(),
         prompt_by=tuple(data.get("prompt_by", ())),
         summary=data.get("summary", ""),
-        choices=tuple(ChoiceDef(str(c["id"]), c["label"]) for c in data.get("choices", ())),
+        choices=tuple(
+            ChoiceDef(str(c["id"]), c["label"],
+                      {k: v for k, v in c.items() if k not in ("id", "label")})
+            for c in data.get("choices", ())
+        ),
         hide_choices=tuple(data.get("hide_choices", ())),
         next=data.get("next"),
         options={k: v for k, v in data.items() if k not in known},
@@ -102,6 +110,8 @@ def matches(cond: dict[str, Any] | None, answers: dict[str, Any], meta: dict[str
             for op, operand in expected.items():
                 if op == "in" and actual not in operand:
                     return False
+                if op == "not_in" and actual in operand:
+                    return False
                 if op == "not" and actual == operand:
                     return False
                 if op in ("lt", "gte"):
@@ -125,6 +135,7 @@ class Journey:
     sections: tuple[tuple[str, str], ...]
     steps: tuple[Step, ...]
     by_id: dict[str, Step]
+    options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Journey:
@@ -138,6 +149,8 @@ class Journey:
             sections=tuple((s["id"], s["title"]) for s in data.get("sections", ())),
             steps=steps,
             by_id=by_id,
+            options={k: v for k, v in data.items()
+                     if k not in ("id", "version", "sections", "steps")},
         )
         journey.check()
         return journey
@@ -205,16 +218,25 @@ class Journey:
     def path(self, answers: dict[str, Any], meta: dict[str, Any]) -> list[str]:
         """Top-level steps the current answers lead through, in order (for the summary)."""
         seen: list[str] = []
+        visited: set[str] = set()
         step_id: str | None = self.first
-        while step_id is not None and step_id not in seen:
-            seen.append(step_id)
+        while step_id is not None and step_id not in visited:
+            visited.add(step_id)
             step = self.by_id[step_id]
-            if step.type in ("summary", "submit", "end", "return"):
+            if step.type in ("summary", "submit", "end", "return", "switch"):
+                seen.append(step_id)
                 break
-            if step.id not in answers and step.type != "loop":
-                break
+            if not self.skipped(step, answers, meta):
+                seen.append(step_id)
+                if step.id not in answers and step.type not in ("loop", "guidance"):
+                    break
             step_id = self.after(step_id, answers, meta)
         return seen
+
+    def skipped(self, step: Step, answers: dict[str, Any], meta: dict[str, Any]) -> bool:
+        """A step whose `skip_if` holds is not asked (its answer is known or can't matter)."""
+        rule = step.option("skip_if")
+        return bool(rule) and matches(rule, answers, meta)
 
     def prompt(self, step: Step, answers: dict[str, Any], meta: dict[str, Any]) -> str:
         for variant in step.prompt_by:

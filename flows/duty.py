@@ -1,0 +1,48 @@
+"""Who is on duty now, from the profile's shifts (seed 001): for out-of-hours awareness."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from profiles import Profile
+
+
+@dataclass(frozen=True)
+class Duty:
+    shift: str  # "day", "late", "night"
+    shift_hours: str  # "16:00–00:00"
+    out_of_hours: bool
+    handover: str  # "08:00–09:00"
+    local_time: str
+
+
+def _t(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+def _within(now: time, start: time, end: time) -> bool:
+    if start < end:
+        return start <= now < end
+    return now >= start or now < end  # crosses midnight (end 00:00 means midnight)
+
+
+def duty_now(profile: Profile, now: datetime) -> Duty:
+    raw = profile.raw
+    local = now.astimezone(ZoneInfo(raw.get("timezone", "Europe/London")))
+    clock = local.time()
+    shift = next(
+        (s for s in raw["shifts"] if _within(clock, _t(s["start"]), _t(s["end"]))),
+        raw["shifts"][0],
+    )
+    ooh = raw["out_of_hours"]
+    weekend = local.weekday() >= 5
+    return Duty(
+        shift=shift["name"],
+        shift_hours=f"{shift['start']}–{shift['end']}",
+        out_of_hours=weekend or _within(clock, _t(ooh["start"]), _t(ooh["end"])),
+        handover=f"{raw['handover']['start']}–{raw['handover']['end']}",
+        local_time=local.strftime("%H:%M"),
+    )
