@@ -504,8 +504,13 @@ class Engine:
         terminal = ("summary", "submit", "end", "return", "switch")
         while nxt is not None and "/" not in nxt and journey.by_id[nxt].type not in terminal:
             step = journey.by_id[nxt]
-            answered = nxt in tr.answers and tr.state.get("changing")
-            if not answered and not journey.skipped(step, tr.answers, meta):
+            record = tr.answers.get(nxt)
+            answered = record is not None and tr.state.get("changing")
+            if isinstance(record, dict) and record.get("skipped"):
+                answered = True  # skipped when it first came up
+            elif not answered and journey.skipped(step, tr.answers, meta):
+                tr.answers[nxt] = {"skipped": True}
+            elif not answered:
                 break
             # Changing an answer from the summary skips what is already answered; a step
             # whose `skip_if` holds is never asked.
@@ -628,11 +633,17 @@ class Engine:
             risk={"level": worst, "events": risk}, guidance=guidance,
         )
 
+    @staticmethod
+    def _keep_triage(contact: Contact, handover: dict[str, Any]) -> dict[str, Any]:
+        """The officers' `triage` block is theirs: a rebuilt handover carries it over."""
+        block = (contact.handover or {}).get("triage")
+        return {**handover, "triage": block} if block else handover
+
     async def _refresh_open_contact(self, session: AsyncSession, tr: Turn_) -> None:
         contact = await session.get(Contact, tr.conv.contact_id)
         if contact is None or contact.complete:
             return
-        contact.handover = self._handover(tr)
+        contact.handover = self._keep_triage(contact, self._handover(tr))
         contact.source = str(lookup(tr.answers, {}, "who") or contact.source)
         contact.locality = contact.handover["address"]["locality"]
         contact.language = tr.conv.language
@@ -656,7 +667,7 @@ class Engine:
     async def _submit(self, session: AsyncSession, tr: Turn_) -> None:
         conv = tr.conv
         contact = await self._ensure_contact(session, tr)
-        handover = self._handover(tr)
+        handover = self._keep_triage(contact, self._handover(tr))
         contact.handover = handover
         contact.complete = True
         contact.submitted_at = self.clock()

@@ -48,7 +48,9 @@ def build_handover(
             {"question": step.summary, "answer": show_answer(step, answers[step_id]),
              "step": step_id}
         )
-    route = lookup(answers, meta, "postcode") if isinstance(answers.get("postcode"), dict) else None
+    where = {"line": "address", "postcode": "postcode", **journey.options.get("address", {})}
+    route = lookup(answers, meta, where["postcode"])
+    route = route if isinstance(route, dict) else None
     locality_id = route.get("locality") if isinstance(route, dict) else None
     locality = profile.locality(locality_id) if locality_id else None
     return {
@@ -61,7 +63,7 @@ def build_handover(
         "children": children,
         "household": household,
         "address": {
-            "line": _text(answers.get("address")),
+            "line": _text(answers.get(where["line"])),
             "postcode": route.get("postcode") if isinstance(route, dict) else None,
             "locality": locality_id,
             "locality_name": locality.name if locality else None,

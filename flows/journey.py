@@ -88,6 +88,8 @@ def lookup(answers: dict[str, Any], meta: dict[str, Any], path: str) -> Any:
         return meta.get(path[1:])
     head, _, rest = path.partition(".")
     value: Any = answers.get(head)
+    if isinstance(value, dict) and value.get("skipped"):
+        return None
     if rest:
         # Structured answers keep their parsed value under "value".
         if isinstance(value, dict) and "value" in value:
@@ -226,10 +228,14 @@ class Journey:
             if step.type in ("summary", "submit", "end", "return", "switch"):
                 seen.append(step_id)
                 break
-            if not self.skipped(step, answers, meta):
+            record = answers.get(step_id)
+            if isinstance(record, dict) and record.get("skipped"):
+                pass  # skipped when it came up: the decision stands
+            elif step_id in answers or step.type in ("loop", "guidance"):
                 seen.append(step_id)
-                if step.id not in answers and step.type not in ("loop", "guidance"):
-                    break
+            elif not self.skipped(step, answers, meta):
+                seen.append(step_id)
+                break
             step_id = self.after(step_id, answers, meta)
         return seen
 
