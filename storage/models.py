@@ -146,7 +146,7 @@ class ConsentRecord(Base):
     referral_consent: Mapped[str] = mapped_column(String(12))  # yes | no | not_needed
     no_consent_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
     no_consent_explanation: Mapped[str] = mapped_column(Text, default="")
-    sharing: Mapped[str] = mapped_column(String(8))  # yes | no | some
+    sharing: Mapped[str] = mapped_column(String(12))  # yes | no | some | not_asked
     sharing_limits: Mapped[str] = mapped_column(Text, default="")
     central_storage: Mapped[bool] = mapped_column(Boolean)
     verbal: Mapped[bool] = mapped_column(Boolean, default=True)

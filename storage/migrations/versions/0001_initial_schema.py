@@ -143,7 +143,7 @@ def upgrade() -> None:
     sa.Column('referral_consent', sa.String(length=12), nullable=False),
     sa.Column('no_consent_reason', sa.String(length=40), nullable=True),
     sa.Column('no_consent_explanation', sa.Text(), nullable=False),
-    sa.Column('sharing', sa.String(length=8), nullable=False),
+    sa.Column('sharing', sa.String(length=12), nullable=False),
     sa.Column('sharing_limits', sa.Text(), nullable=False),
     sa.Column('central_storage', sa.Boolean(), nullable=False),
     sa.Column('verbal', sa.Boolean(), nullable=False),
