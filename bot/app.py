@@ -27,15 +27,25 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def build_app(runtime: Runtime) -> web.Application:
+    """One web server: health check, web chat, officer console and REST API."""
+    import bot.web
+    import triage.web
+
     app = web.Application(client_max_size=1024 * 1024)
     app["runtime"] = runtime
     app.router.add_get("/healthz", healthz)
+    bot.web.setup(app, runtime)
+    triage.web.setup(app, db=runtime.db, profile=runtime.profile, bus=runtime.bus,
+                     settings=runtime.settings)
     return app
 
 
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    import triage.alerts
+
     runtime = await build_runtime(settings)
     app = build_app(runtime)
+    alerts = triage.alerts.start(runtime.db, runtime.profile, runtime.bus, settings)
     tasks: list[asyncio.Task[None]] = []
     telegram = None
     if settings.telegram_enabled:
@@ -75,5 +85,6 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    await alerts.stop()
     await runner.cleanup()
     await runtime.close()

@@ -588,7 +588,9 @@ class Engine:
         assert assessment is not None
         risk_log: list[dict[str, Any]] = tr.state.setdefault("risk", [])
         if assessment.risk != "none":
-            risk_log.append({"risk": assessment.risk, "evidence": assessment.evidence,
+            # The person's own words go with the flag: an officer must not have to guess.
+            risk_log.append({"risk": assessment.risk, "message": tr.msg.text[:2000],
+                             "evidence": assessment.evidence,
                              "at": self.clock().isoformat(), "step": tr.pos})
             del risk_log[:-20]
         if not assessment.escalate:

@@ -9,7 +9,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import storage.officers  # noqa: F401
+import storage.officers
+import storage.web
 from storage.models import Base
 
 config = context.config
