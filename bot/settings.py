@@ -50,7 +50,8 @@ class Settings:
 
 # Documented in README and `frontdoor --help`.
 ENVIRONMENT = {
-    "DATABASE_URL": f"database (default {DEFAULT_DATABASE_URL}; postgresql+asyncpg://... supported)",
+    "DATABASE_URL": f"database (default {DEFAULT_DATABASE_URL}; "
+    "postgresql+asyncpg://... supported)",
     "TELEGRAM_BOT_TOKEN": "Telegram bot token; Telegram is off when empty",
     "TELEGRAM_API_URL": f"Bot API base URL (default {DEFAULT_TELEGRAM_API_URL})",
     "WEBHOOK_URL": "public HTTPS URL for webhook mode; long polling when empty",

@@ -58,7 +58,7 @@ async def chat_loop(settings: Settings, session_name: str) -> int:
             if message is not None:
                 await processor.accept(message)
                 await asyncio.sleep(0)
-                await processor.idle(timeout=30)
+                await processor.idle(within=30)
                 async with runtime.db.transaction() as session:
                     items = [i for i in await repo.pending_outbox(session, CHANNEL, limit=500)
                              if i.chat == chat]

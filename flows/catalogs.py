@@ -20,6 +20,13 @@ from flows.i18n import DOMAIN, LOCALE_DIR
 
 TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+# A lower-case word of three letters or more: a sentence, not a proper name or a code.
+_SENTENCE = re.compile(r"\b[a-z]{3,}\b")
+
+
+def copied_english(msgid: str, msgstr: str) -> bool:
+    """An English sentence pasted in as its own translation ("Ealing Council" may stay)."""
+    return msgstr == msgid and bool(_SENTENCE.search(_PLACEHOLDER.sub("", msgid)))
 
 
 def po_path(language: str) -> Path:
@@ -48,6 +55,20 @@ def update(languages: list[str]) -> None:
                      sort_output=True)
 
 
+def reset_copied_english(language: str) -> int:
+    path = po_path(language)
+    catalog = _read(path, language)
+    count = 0
+    for message in catalog:
+        if message.id and copied_english(str(message.id), str(message.string)):
+            message.string = ""
+            count += 1
+    with path.open("wb") as fh:
+        write_po(fh, catalog, width=100, omit_header=False, ignore_obsolete=True,
+                 sort_output=True)
+    return count
+
+
 def problems(language: str) -> list[str]:
     """Everything wrong with one language's catalog, as exact messages."""
     path = po_path(language)
@@ -67,6 +88,8 @@ def problems(language: str) -> list[str]:
         if not message.string:
             found.append(f"{language}: untranslated {message.id!r}")
             continue
+        if language != "en" and copied_english(str(message.id), str(message.string)):
+            found.append(f"{language}: still English {message.id!r}")
         source = set(_PLACEHOLDER.findall(str(message.id)))
         target = set(_PLACEHOLDER.findall(str(message.string)))
         if source != target:
@@ -85,6 +108,11 @@ def languages() -> list[str]:
 
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "check"
+    if command == "reset-english":  # turn pasted-in English back into "untranslated"
+        for language in argv[1:] or languages():
+            if language != "en":
+                reset_copied_english(language)
+        return 0
     if command == "update":
         update(argv[1:] or languages() or ["en"])
         return 0

@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flows import answers as parse
 from flows import events
 from flows import guidance as guidance_mod
-from flows.duty import duty_now
 from flows.commands import command_for_words, parse_command
+from flows.duty import duty_now
 from flows.handover import build_handover, consent_fields
 from flows.i18n import N_, Translator, available_languages, translator
 from flows.journey import MORE, Journey, Step, lookup
@@ -462,8 +462,8 @@ class Engine:
         if kind == "percent":
             return {"text": text[:10], "value": parse.parse_percent(text)}
         if kind == "date":
-            found = parse.parse_past_date(text, today=self.clock().date())
-            return {"text": text[:40], "value": found.isoformat()}
+            day = parse.parse_past_date(text, today=self.clock().date())
+            return {"text": text[:40], "value": day.isoformat()}
         raise parse.Invalid(N_("Please choose one of the options below."))
 
     def _store_loop(

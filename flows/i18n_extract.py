@@ -13,8 +13,9 @@ import yaml
 
 TEXT_KEYS = frozenset({"prompt", "prompt_next", "label", "summary", "title", "intro", "more"})
 # Profile values shown to people (outside journeys): dotted paths into the YAML.
-PROFILE_PATHS = ("council", "hub.name", "outcomes.*.label", "neighbours.*.name",
-                 "elsewhere.name")
+PROFILE_PATHS = ("council", "hub.name", "escalation", "outcomes.*.label", "neighbours.*.name",
+                 "elsewhere.name", "disclaimer", "levels.*.name", "levels.*.route",
+                 "indicators.*.label", "modifiers.*.label")
 
 Message = tuple[int, str, str, list[str]]
 
@@ -24,6 +25,8 @@ def _walk(node: Any) -> Iterator[str]:
         for key, value in node.items():
             if key in TEXT_KEYS and isinstance(value, str) and value.strip():
                 yield value.strip()
+            elif key == "what_now" and isinstance(value, dict):
+                yield from (str(v).strip() for v in value.values())
             else:
                 yield from _walk(value)
     elif isinstance(node, list):
@@ -52,7 +55,8 @@ def extract_yaml(
     if isinstance(data, dict) and "steps" in data:
         strings = list(_walk(data))
     else:
-        strings = [s for path in PROFILE_PATHS for s in _paths(data, path.split("."))]
+        strings = [" ".join(s.split()) if path in ("escalation", "disclaimer") else s
+                   for path in PROFILE_PATHS for s in _paths(data, path.split("."))]
     seen: set[str] = set()
     for text in strings:
         if text not in seen:

@@ -206,8 +206,7 @@ class Processor:
         if removed:
             log.info("deleted %d expired drafts", removed)
 
-    async def idle(self, timeout: float = 10.0) -> None:
+    async def idle(self, within: float = 10.0) -> None:
         """Wait until nothing is scheduled (tests and graceful shutdown)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self._scheduled and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.01)
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=within)

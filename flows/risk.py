@@ -25,7 +25,7 @@ class Assessment:
 
 
 def assess(
-    text: str, language: str | None, analyse: Callable[[str, str | None], Any] | None = None
+    text: str, language: str | None, analyse: Callable[[str, str | None], Any] | None = None,
 ) -> Assessment:
     """Run the NLU on one free-text turn. If it fails, say so to the officer, never crash."""
     if analyse is None:
@@ -39,6 +39,6 @@ def assess(
         return Assessment("concern", language,
                           [{"rule": "nlu_error", "phrase": "", "language": language or "",
                             "kind": "error"}])
-    data = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    data: dict[str, Any] = result.to_dict()
     evidence = [dict(e) for e in data.get("evidence", [])]
     return Assessment(str(data.get("risk", "none")), data.get("language"), evidence, data)

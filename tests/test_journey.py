@@ -1,4 +1,7 @@
-"""A parent's self-referral through the real engine, processor and database (SQLite and PostgreSQL)."""
+"""A parent's self-referral through the real engine, processor and database.
+
+Every test runs on SQLite and on PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -159,7 +162,8 @@ async def test_danger_now_gets_999_in_the_same_reply_and_a_red_contact(db):
     await chat.say("07911 123456")
     await chat.click("later")
     replies = await chat.say("After 6pm when he has gone out")
-    assert "passed your number" in replies[-1].text and "What help would you like" in replies[-1].text
+    assert "passed your number" in replies[-1].text
+    assert "What help would you like" in replies[-1].text
     [contact] = await chat.contacts()
     assert contact.handover["callback"]["callback_phone"] == "+447911123456"
     await play(chat, PARENT_JOURNEY[22:])

@@ -63,7 +63,7 @@ def test_frontdoor_chat_completes_the_journey_in_a_terminal(tmp_path):
         term.expect("> ")
         term.send("1")  # the first button, by number
         term.expect("Who are you?")
-        for action, value in PARENT_JOURNEY[2:]:
+        for _action, value in PARENT_JOURNEY[2:]:
             term.expect("> ")
             term.send(value)  # buttons can be typed by name too
         term.expect("Please check what you've told me")

@@ -44,7 +44,7 @@ class BotProcess:
 
     async def start(self, timeout: float = 60) -> None:
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(  # noqa: ASYNC220 - a child process, not blocking I/O
+        self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "run"], cwd=ROOT, env=self.env,
             stdout=log, stderr=subprocess.STDOUT,
         )

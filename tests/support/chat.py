@@ -47,7 +47,7 @@ class Chat:
     async def send(self, message: Message) -> list[Reply]:
         await self.processor.accept(message)
         await asyncio.sleep(0)
-        await self.processor.idle(timeout=20)
+        await self.processor.idle(within=20)
         async with self.db.transaction() as session:
             items = [i for i in await repo.pending_outbox(session, self.channel, limit=1000)
                      if i.chat == self.chat]
