@@ -16,7 +16,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "back": (N_("back"), N_("go back"), N_("previous")),
     "help": (N_("help"), N_("menu")),
     "human": (N_("talk to a person"), N_("speak to someone"), N_("human"), N_("agent")),
-    "stop": (N_("stop"), N_("pause"), N_("later")),
+    "stop": (N_("stop"), N_("pause")),
     "delete": (N_("delete my data"), N_("delete"), N_("forget me")),
     "language": (N_("language"), N_("change language")),
     "status": (N_("status"), N_("check my request")),

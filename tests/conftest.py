@@ -35,6 +35,19 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     template.drop(url)
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def module_db_url(request: pytest.FixtureRequest,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One migrated database per test module and backend, for a shared bot process."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("sqlite_template").copy(tmp_path_factory.mktemp("db"))
+        return
+    template: PostgresTemplate = request.getfixturevalue("pg_template")
+    url = template.copy()
+    yield url
+    template.drop(url)
+
+
 @pytest.fixture
 async def db(db_url: str) -> AsyncIterator[Database]:
     database = Database(db_url)

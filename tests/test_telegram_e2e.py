@@ -1,4 +1,7 @@
-"""The real bot process over real HTTP against a local fake Telegram Bot API."""
+"""The real bot process over real HTTP against a local fake Telegram Bot API.
+
+One bot process serves the whole module (per database); each test is its own Telegram user.
+"""
 
 from __future__ import annotations
 
@@ -6,54 +9,59 @@ import asyncio
 import copy
 
 import pytest
+import pytest_asyncio
 from sqlalchemy import func, select
 
 from storage.db import Database
-from storage.models import ConsentRecord, Contact, InboxItem, Turn
+from storage.models import ConsentRecord, Contact, Conversation, InboxItem
 from tests.fake_bot_api import FakeBotAPI
-from tests.support.botproc import BotProcess, TelegramUser
+from tests.support.botproc import BotProcess, SharedBot, TelegramUser
 from tests.support.chat import PARENT_JOURNEY
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
 
-@pytest.fixture
-async def fake():
-    async with FakeBotAPI() as api:
-        yield api
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared(module_db_url, tmp_path_factory):
+    async with FakeBotAPI() as fake:
+        process = BotProcess(module_db_url, fake.base_url,
+                             tmp_path_factory.mktemp("bot") / "bot.log")
+        await process.start()
+        try:
+            yield SharedBot(module_db_url, fake, process)
+        finally:
+            await process.stop()
 
 
-@pytest.fixture
-async def bot(db_url, fake, tmp_path):
-    process = BotProcess(db_url, fake.base_url, tmp_path / "bot.log")
-    await process.start()
-    yield process
-    await process.stop()
-
-
-async def counts(url: str) -> dict[str, int]:
+async def rows(url: str, chat: str) -> dict[str, int]:
+    """This chat's rows only: other tests share the database."""
     db = Database(url)
     try:
         async with db.transaction() as session:
+            conv = await session.scalar(select(Conversation).where(Conversation.chat == chat))
             return {
-                name: await session.scalar(select(func.count()).select_from(model))
-                for name, model in (("contacts", Contact), ("consents", ConsentRecord),
-                                    ("turns", Turn), ("inbox", InboxItem))
+                "contacts": await session.scalar(select(func.count()).select_from(Contact)
+                                                 .where(Contact.chat == chat)),
+                "inbox": await session.scalar(select(func.count()).select_from(InboxItem)
+                                              .where(InboxItem.chat == chat)),
+                "run": conv.run if conv else 0,
             }
     finally:
         await db.dispose()
 
 
-async def test_a_parent_completes_a_self_referral_on_telegram(db_url, fake, bot):
+async def test_a_parent_completes_a_self_referral_on_telegram(shared):
+    fake = shared.fake
     user = TelegramUser(fake, 4242)
     replies = await user.play(PARENT_JOURNEY)
     assert "Please check what you've told me" in replies[-1]["text"]
     replies = await user.click("submit")
     assert "Your reference is SFH-" in replies[-1]["text"]
-    db = Database(db_url)
+    db = Database(shared.db_url)
     async with db.transaction() as session:
-        contact = await session.scalar(select(Contact))
-        consent = await session.scalar(select(ConsentRecord))
+        contact = await session.scalar(select(Contact).where(Contact.chat == "4242"))
+        consent = await session.scalar(select(ConsentRecord).where(
+            ConsentRecord.contact_id == contact.id))
     await db.dispose()
     assert contact.channel == "telegram" and contact.chat == "4242" and contact.complete
     assert contact.reference in replies[-1]["text"]
@@ -63,33 +71,8 @@ async def test_a_parent_completes_a_self_referral_on_telegram(db_url, fake, bot)
     assert fake.callbacks_answered()
 
 
-async def test_kill_mid_conversation_resumes_at_the_same_question(db_url, fake, tmp_path):
-    user = TelegramUser(fake, 777)
-    first = BotProcess(db_url, fake.base_url, tmp_path / "bot1.log")
-    await first.start()
-    await user.play(PARENT_JOURNEY[:8])  # asked: Amy's school
-    assert "Which school" in user.last["text"]
-    # A message arrives and the process is killed before it can possibly finish.
-    fake.push_text(777, "Oak Farm Primary")
-    first.kill()
-    second = BotProcess(db_url, fake.base_url, tmp_path / "bot2.log")
-    await second.start()
-    try:
-        await fake.wait_for(lambda: "another child" in user.last["text"], timeout=20)
-        replies = await user.play(PARENT_JOURNEY[9:])
-        assert "Please check" in replies[-1]["text"]
-        assert "Amy, 14/03/2016 (age" in replies[-1]["text"]
-        assert "Oak Farm Primary" in replies[-1]["text"]
-        await user.click("submit")
-    finally:
-        await second.stop()
-    numbers = await counts(db_url)
-    assert numbers["contacts"] == 1 and numbers["consents"] == 1
-    asked_school = [t for t in user.sent() if "Which school" in t["text"]]
-    assert len(asked_school) == 1  # nothing was asked or answered twice
-
-
-async def test_the_same_update_delivered_twice_changes_the_database_once(db_url, fake, bot):
+async def test_the_same_update_delivered_twice_changes_the_database_once(shared):
+    fake = shared.fake
     user = TelegramUser(fake, 9001)
     await user.command("start")
     update = {
@@ -103,15 +86,16 @@ async def test_the_same_update_delivered_twice_changes_the_database_once(db_url,
     }
     fake.push_raw(copy.deepcopy(update))
     await fake.wait_for(lambda: "what you can do" in user.last["text"], timeout=20)
-    before = await counts(db_url)
+    before = await rows(shared.db_url, "9001")
     fake.push_raw(copy.deepcopy(update))
     await user.say("Start")  # a later message proves the duplicate was consumed
-    after = await counts(db_url)
+    after = await rows(shared.db_url, "9001")
     assert after["inbox"] == before["inbox"] + 1
     assert sum("what you can do" in m["text"] for m in user.sent()) == 1
 
 
-async def test_stickers_photos_voice_and_edits_get_a_kind_reply(db_url, fake, bot):
+async def test_stickers_photos_voice_and_edits_get_a_kind_reply(shared):
+    fake = shared.fake
     user = TelegramUser(fake, 31337)
     await user.command("start")
     for push in (fake.push_sticker, fake.push_photo, fake.push_voice, fake.push_document):
@@ -122,7 +106,8 @@ async def test_stickers_photos_voice_and_edits_get_a_kind_reply(db_url, fake, bo
     assert "Start" in str(user.last.get("reply_markup"))
 
 
-async def test_rate_limits_and_server_errors_do_not_lose_replies(db_url, fake, bot):
+async def test_rate_limits_and_server_errors_do_not_lose_replies(shared):
+    fake = shared.fake
     user = TelegramUser(fake, 6060)
     fake.fail_next("sendMessage", status=429, times=1, retry_after=1)
     await user.command("start")

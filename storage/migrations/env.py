@@ -9,8 +9,6 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import storage.officers
-import storage.web
 from storage.models import Base
 
 config = context.config

@@ -130,3 +130,15 @@ class TelegramUser:
         for action, value in steps:
             replies = await getattr(self, action)(value)
         return replies
+
+
+class SharedBot:
+    """One bot process and fake Bot API for a whole test module (starting one costs seconds).
+
+    Tests sharing it use their own chat ids and look only at their own rows.
+    """
+
+    def __init__(self, db_url: str, fake: FakeBotAPI, process: BotProcess) -> None:
+        self.db_url = db_url
+        self.fake = fake
+        self.process = process
