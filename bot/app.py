@@ -14,10 +14,11 @@ from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
 
 log = logging.getLogger("frontdoor.app")
+RUNTIME = web.AppKey("runtime", Runtime)
 
 
 async def healthz(request: web.Request) -> web.Response:
-    runtime: Runtime = request.app["runtime"]
+    runtime = request.app[RUNTIME]
     try:
         async with runtime.db.transaction() as session:
             await session.execute(__import__("sqlalchemy").text("SELECT 1"))
@@ -32,7 +33,7 @@ def build_app(runtime: Runtime) -> web.Application:
     import triage.web
 
     app = web.Application(client_max_size=1024 * 1024)
-    app["runtime"] = runtime
+    app[RUNTIME] = runtime
     app.router.add_get("/healthz", healthz)
     bot.web.setup(app, runtime)
     triage.web.setup(app, db=runtime.db, profile=runtime.profile, bus=runtime.bus,

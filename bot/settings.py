@@ -62,4 +62,6 @@ ENVIRONMENT = {
     "ALERT_CHAT_ID": "Telegram chat that receives duty alerts for red contacts",
     "FRONTDOOR_SECRET_KEY": "key for sessions and encryption (generated per run when empty)",
     "FRONTDOOR_LOG_LEVEL": "log level (default INFO)",
+    "FRONTDOOR_QUICK_EXIT_URL": "where 'Leave this site' goes (default https://www.bbc.co.uk/weather)",
+    "FRONTDOOR_COOKIE_SECURE": "console cookies are Secure unless 0 (plain http beyond localhost)",
 }

@@ -20,13 +20,28 @@ from flows.i18n import DOMAIN, LOCALE_DIR
 
 TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
-# A lower-case word of three letters or more: a sentence, not a proper name or a code.
-_SENTENCE = re.compile(r"\b[a-z]{3,}\b")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def _proper_names() -> frozenset[str]:
+    """Names that stay in English in every language: councils, the hub, their websites."""
+    from profiles import load_profile
+
+    profile = load_profile()
+    names = {profile.raw["council"], profile.raw["hub"]["name"]}
+    names |= {c["name"] for c in profile.postcodes.get("neighbours", {}).values()}
+    return frozenset(names)
 
 
 def copied_english(msgid: str, msgstr: str) -> bool:
-    """An English sentence pasted in as its own translation ("Ealing Council" may stay)."""
-    return msgstr == msgid and bool(_SENTENCE.search(_PLACEHOLDER.sub("", msgid)))
+    """English pasted in as its own translation. Proper names, acronyms (UPN) and strings
+    with no words may stay the same."""
+    if msgstr != msgid:
+        return False
+    words = _PLACEHOLDER.sub("", msgid).strip()
+    if not _LETTER.search(words) or words.isupper() or msgid in _proper_names():
+        return False
+    return True
 
 
 def po_path(language: str) -> Path:
@@ -88,7 +103,9 @@ def problems(language: str) -> list[str]:
         if not message.string:
             found.append(f"{language}: untranslated {message.id!r}")
             continue
-        if language != "en" and copied_english(str(message.id), str(message.string)):
+        if (language != "en" and "same" not in message.flags
+                and copied_english(str(message.id), str(message.string))):
+            # A word that really is the same (es "No", fr "Police") carries `#, same`.
             found.append(f"{language}: still English {message.id!r}")
         source = set(_PLACEHOLDER.findall(str(message.id)))
         target = set(_PLACEHOLDER.findall(str(message.string)))

@@ -72,6 +72,7 @@ class Turn_:
     assessment: Assessment | None = None
     lead: list[str] = field(default_factory=list)  # text put before the next question
     meta: dict[str, Any] | None = None  # computed once per turn (answers change: reset)
+    asked_at: str = ""  # the position the message answered
 
     @property
     def answers(self) -> dict[str, Any]:
@@ -111,6 +112,7 @@ class Engine:
     async def handle(self, session: AsyncSession, conv: Conversation, msg: Message) -> TurnResult:
         state = copy.deepcopy(conv.state) if conv.state else new_state()
         tr = Turn_(conv, msg, state, translator(conv.language), TurnResult())
+        tr.asked_at = tr.pos
         inbound_text = msg.text if msg.kind in (Kind.TEXT, Kind.COMMAND) else msg.choice
         await self._log_turn(session, conv, "in", tr.pos, msg.kind.value, inbound_text[:4000])
 
@@ -178,7 +180,7 @@ class Engine:
             not detected or detected == tr.conv.language or tr.result.deleted
             or detected not in available_languages() or detected not in self.profile.languages
             or tr.state.get("language_offered") or tr.state.get("pending")
-            or len(tr.msg.text.split()) < 3
+            or len(tr.msg.text.split()) < 4 or not self._in_own_words(tr)
         ):
             return
         tr.state["language_offered"] = True
@@ -190,6 +192,19 @@ class Engine:
                 language=_language_name(detected))),
             Choice("lang:keep", tr.t(N_("No, keep {language}")).format(
                 language=_language_name(tr.conv.language)))])
+
+    def _in_own_words(self, tr: Turn_) -> bool:
+        """Narrative free text, a first message, or typing instead of pressing a button.
+        (An address or a school name in Latin letters says nothing about a language.)"""
+        pos = tr.asked_at
+        journey = self.journey(tr)
+        if pos in (NOT_STARTED, DONE) or not journey.valid(pos):
+            return True
+        top, inner, _ = journey.step_at(pos)
+        step = inner or top
+        if not step.free_input:
+            return True
+        return bool(step.option("analyse") or step.option("guidance"))
 
     def _plain_answer(self, tr: Turn_) -> bool:
         """A typed command, button label, date, number, postcode, phone or email: these

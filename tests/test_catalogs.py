@@ -40,7 +40,9 @@ def test_the_template_is_up_to_date_with_code_and_profile_data(tmp_path):
 
 def test_pasted_english_is_caught_but_names_may_stay():
     assert copied_english("Who are you?", "Who are you?")
+    assert copied_english("Close", "Close") and copied_english("Route: {route}", "Route: {route}")
     assert not copied_english("Ealing Council", "Ealing Council")
+    assert not copied_english("UPN", "UPN") and not copied_english(" ", " ")
     assert not copied_english("Who are you?", "Kim jesteś?")
 
 
