@@ -190,8 +190,8 @@ class Engine:
             language=_language_name(detected)), [
             Choice(f"lang:{detected}", theirs(N_("Yes, switch to {language}")).format(
                 language=_language_name(detected))),
-            Choice("lang:keep", tr.t(N_("No, keep {language}")).format(
-                language=_language_name(tr.conv.language)))])
+            Choice("lang:keep", theirs(N_("No, keep {language}")).format(
+                language=_language_name(tr.conv.language)))], t=theirs)
 
     def _in_own_words(self, tr: Turn_) -> bool:
         """Narrative free text, a first message, or typing instead of pressing a button.
@@ -363,11 +363,13 @@ class Engine:
 
     def _emit(
         self, tr: Turn_, text: str, choices: list[Choice] | None = None,
-        flags: set[Flag] | None = None,
+        flags: set[Flag] | None = None, *, t: Translator | None = None,
     ) -> None:
+        """`t`: the language the text is in, when it isn't the conversation's."""
+        t = t or tr.t
         tr.result.replies.append(Reply(
             text=text, choices=tuple(choices or ()), flags=frozenset(flags or ()),
-            language=tr.t.language, rtl=tr.t.rtl,
+            language=t.language, rtl=t.rtl,
         ))
 
     # --- answering --------------------------------------------------------------------------

@@ -263,3 +263,32 @@ async def test_the_same_update_twice_is_handled_once(db):
     await chat.processor.idle()
     async with db.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(InboxItem)) == 1
+
+
+async def test_switching_language_keeps_every_answer(db):
+    chat = Chat(db)
+    await play(chat, PARENT_JOURNEY[:6])  # asked: Amy's date of birth
+    replies = await chat.command("language")
+    assert "lang:pl" in [c.id for c in replies[-1].choices]
+    replies = await chat.click("lang:pl")
+    assert replies[-1].language == "pl" and "Amy" in replies[-1].text
+    assert "date of birth" not in replies[-1].text  # the same question, now in Polish
+    await chat.say("14/03/2016")
+    await chat.command("language")
+    replies = await chat.click("lang:en")
+    assert "Is Amy a girl or a boy?" in replies[-1].text
+    state = (await chat.conversation()).state
+    assert state["answers"]["your_name"]["text"] == "Maria"
+    assert state["answers"]["children"][0]["dob"]["value"]["dob"] == "2016-03-14"
+
+
+async def test_a_message_in_another_language_is_offered_a_switch(db):
+    chat = Chat(db, language="en")
+    await play(chat, PARENT_JOURNEY[:21])  # asked: what is happening, in English
+    replies = await chat.say("Mój syn nie chce chodzić do szkoły i ciągle się kłócimy w domu.")
+    offer = replies[-1]
+    assert offer.language == "pl" and "lang:pl" in [c.id for c in offer.choices]
+    replies = await chat.click("lang:pl")
+    assert replies[-1].language == "pl"
+    state = (await chat.conversation()).state
+    assert "szkoły" in state["answers"]["situation"]["text"]

@@ -121,7 +121,7 @@ class TelegramUser:
             self.chat_id, text, language_code=self.language_code))
 
     async def click(self, data: str) -> list[dict[str, Any]]:
-        assert data in self.buttons(), f"{data!r} not among {self.buttons()}"
+        assert data in self.buttons(), f"{data!r} not among {self.buttons()}: {self.last['text']!r}"
         return await self._turn(lambda: self.fake.push_callback(
             self.chat_id, data, language_code=self.language_code))
 
