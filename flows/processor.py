@@ -93,12 +93,7 @@ class Processor:
         try:
             async with self.db.transaction() as session:
                 await self._chat_lock(session, channel, chat)
-                item = await session.scalar(
-                    select(InboxItem)
-                    .where(InboxItem.channel == channel, InboxItem.chat == chat,
-                           InboxItem.processed_at.is_(None))
-                    .order_by(InboxItem.id).limit(1)
-                )
+                item = await _oldest_pending(session, channel, chat)
                 if item is None:
                     return False
                 message = Message.from_json(item.payload)
@@ -143,12 +138,7 @@ class Processor:
         """A turn that keeps failing: tell the person kindly, keep their answers, move on."""
         log.exception("a turn failed (channel=%s)", channel)
         async with self.db.transaction() as session:
-            item = await session.scalar(
-                select(InboxItem)
-                .where(InboxItem.channel == channel, InboxItem.chat == chat,
-                       InboxItem.processed_at.is_(None))
-                .order_by(InboxItem.id).limit(1)
-            )
+            item = await _oldest_pending(session, channel, chat)
             if item is None:
                 return
             item.attempts += 1
@@ -210,3 +200,12 @@ class Processor:
         """Wait until nothing is scheduled (tests and graceful shutdown)."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=within)
+
+
+async def _oldest_pending(session: AsyncSession, channel: str, chat: str) -> InboxItem | None:
+    return await session.scalar(
+        select(InboxItem)
+        .where(InboxItem.channel == channel, InboxItem.chat == chat,
+               InboxItem.processed_at.is_(None))
+        .order_by(InboxItem.id).limit(1)
+    )

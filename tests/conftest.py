@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from storage.db import Database
+from tests.fake_bot_api import FakeBotAPI
+from tests.support.botproc import BotProcess
 from tests.support.databases import PostgresTemplate, SqliteTemplate
 
 
@@ -46,6 +48,22 @@ def module_db_url(request: pytest.FixtureRequest,
     url = template.copy()
     yield url
     template.drop(url)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeBotAPI]:
+    """A local fake Telegram Bot API on loopback."""
+    async with FakeBotAPI() as api:
+        yield api
+
+
+@pytest.fixture
+async def bot(db_url: str, fake: FakeBotAPI, tmp_path: Path) -> AsyncIterator[BotProcess]:
+    """The real `frontdoor run` process, polling the fake Bot API."""
+    process = BotProcess(db_url, fake.base_url, tmp_path / "bot.log")
+    await process.start()
+    yield process
+    await process.stop()
 
 
 @pytest.fixture

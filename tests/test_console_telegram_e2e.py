@@ -13,32 +13,22 @@ import os
 from pathlib import Path
 
 import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 
 from storage.db import Database
-from tests.fake_bot_api import FakeBotAPI
 from tests.support.botproc import BotProcess, TelegramUser
+from tests.support.chromium import chromium
 from tests.triage.conftest import add_contact, add_officer
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 DUTY_CHAT = 5550001
 PARENT = 7007
-
-
-@pytest.fixture
-async def fake():
-    async with FakeBotAPI() as api:
-        yield api
 
 
 async def test_red_contact_from_telegram_is_taken_first_and_the_reply_reaches_the_parent(
     db_url, fake, tmp_path: Path
 ):
-    assert Path(CHROMIUM).is_file(), "apt-get install -y chromium"
     db = Database(db_url)
     officer = await add_officer(db, "olivia")
     for minutes in (120, 60):
@@ -59,8 +49,7 @@ async def test_red_contact_from_telegram_is_taken_first_and_the_reply_reaches_th
         assert "hitting" not in alert[-1]["text"]  # no personal details in the alert
 
         base = f"http://127.0.0.1:{bot.port}"
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        async with chromium() as browser:
             page = await browser.new_page()
             await page.goto(f"{base}/console/")
             await page.get_by_label("Username").fill(officer.username)
@@ -84,7 +73,6 @@ async def test_red_contact_from_telegram_is_taken_first_and_the_reply_reaches_th
             if os.environ.get("FRONTDOOR_SCREENSHOTS"):
                 await page.screenshot(path=str(Path(os.environ["FRONTDOOR_SCREENSHOTS"])
                                                / "console-replied.png"), full_page=True)
-            await browser.close()
         reply = await fake.wait_for(lambda: [m for m in fake.sent(PARENT)
                                              if "within the hour" in m["text"]], timeout=15)
         assert reference in reply[-1]["text"]

@@ -7,17 +7,10 @@ from sqlalchemy import func, select
 
 from storage.db import Database
 from storage.models import ConsentRecord, Contact
-from tests.fake_bot_api import FakeBotAPI
 from tests.support.botproc import BotProcess, TelegramUser
 from tests.support.chat import PARENT_JOURNEY
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-async def fake():
-    async with FakeBotAPI() as api:
-        yield api
 
 
 async def counts(url: str) -> dict[str, int]:

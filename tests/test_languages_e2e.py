@@ -13,8 +13,7 @@ from sqlalchemy import select
 from flows.i18n import translator
 from storage.db import Database
 from storage.models import Contact
-from tests.fake_bot_api import FakeBotAPI
-from tests.support.botproc import BotProcess, TelegramUser
+from tests.support.botproc import TelegramUser
 from tests.support.chat import PARENT_JOURNEY
 
 pytestmark = pytest.mark.slow
@@ -51,20 +50,6 @@ def journey_in(language: str) -> list[tuple[str, str]]:
     at = steps.index(("click", "none"), 20) + 1
     steps.insert(at, ("click", "yes"))
     return steps
-
-
-@pytest.fixture
-async def fake():
-    async with FakeBotAPI() as api:
-        yield api
-
-
-@pytest.fixture
-async def bot(db_url, fake, tmp_path):
-    process = BotProcess(db_url, fake.base_url, tmp_path / "bot.log")
-    await process.start()
-    yield process
-    await process.stop()
 
 
 @pytest.mark.parametrize("language", ["pl", "so"])

@@ -10,25 +10,10 @@ from sqlalchemy import select
 from profiles import load_profile
 from storage.db import Database
 from storage.models import ConsentRecord, Contact
-from tests.fake_bot_api import FakeBotAPI
-from tests.support.botproc import BotProcess, TelegramUser
+from tests.support.botproc import TelegramUser
 from triage.outcome import Decision, record
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-async def fake():
-    async with FakeBotAPI() as api:
-        yield api
-
-
-@pytest.fixture
-async def bot(db_url, fake, tmp_path):
-    process = BotProcess(db_url, fake.base_url, tmp_path / "bot.log")
-    await process.start()
-    yield process
-    await process.stop()
 
 
 async def until_guidance(user: TelegramUser, household: str, age: str) -> None:

@@ -14,18 +14,16 @@ from typing import Any
 
 import pytest_asyncio
 from aiohttp import web
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 from sqlalchemy import select
 
 from flows.events import CONTACT_RED, EventBus
 from flows.types import Reply
 from storage.db import Database
 from storage.models import OutboxItem
+from tests.support.chromium import chromium
 from tests.triage.conftest import add_contact, add_officer, make_app
 
-CHROMIUM = os.environ.get("TRIAGE_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = Path(os.environ.get("TRIAGE_SCREENSHOTS", "")) if os.environ.get(
     "TRIAGE_SCREENSHOTS") else None
 PARENT_TEXT = ('<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
@@ -34,13 +32,8 @@ PARENT_TEXT = ('<script>window.__pwned = 1</script><img src=x onerror="window.__
 
 @pytest_asyncio.fixture
 async def browser() -> AsyncIterator[Browser]:
-    assert Path(CHROMIUM).is_file(), f"{CHROMIUM} is missing: apt-get install -y chromium"
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+    async with chromium() as launched:
+        yield launched
 
 
 @pytest_asyncio.fixture

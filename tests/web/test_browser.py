@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, async_playwright
+from playwright.async_api import Browser, BrowserContext
 from sqlalchemy import select
 
 from storage.models import Contact, Conversation
-from tests.web.browser import ARGS, CHROMIUM, PageChat, axe_problems, axe_source
+from tests.support.chromium import chromium
+from tests.web.browser import PageChat, axe_problems, axe_source
 from tests.web.support import WebServer
 
 ARABIC = re.compile(r"[\u0600-\u06FF]")
@@ -68,13 +68,8 @@ def axe() -> str:
 
 @pytest_asyncio.fixture
 async def browser() -> AsyncIterator[Browser]:
-    assert Path(CHROMIUM).is_file(), f"{CHROMIUM} is missing: apt-get install -y chromium"
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+    async with chromium() as launched:
+        yield launched
 
 
 async def _context(browser: Browser, locale: str) -> BrowserContext:
