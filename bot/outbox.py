@@ -45,6 +45,16 @@ class OutboxSender:
         self.poll_every = poll_every
         self._wake = asyncio.Event()
         bus.subscribe(events.OUTBOX, self._on_outbox)
+        bus.subscribe(events.UNAVAILABLE, self._on_unavailable)
+
+    async def _on_unavailable(self, event: dict[str, Any]) -> None:
+        """Database away: this one notice goes straight to the platform, best effort."""
+        if event.get("channel") != self.channel:
+            return
+        try:
+            await self.deliver(str(event["chat"]), event["reply"])
+        except (RetryLater, Undeliverable):
+            log.warning("could not tell a person the service is unavailable")
 
     async def _on_outbox(self, event: dict[str, Any]) -> None:
         if event.get("channel") == self.channel:

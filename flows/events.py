@@ -49,3 +49,4 @@ OUTBOX = "outbox"  # {"channel": str}
 CONTACT_RED = "contact.red"  # {"contact_id": int, "reference": str, "urgency": str, ...}
 CONTACT_CHANGED = "contact.changed"  # {"contact_id": int}
 INBOX = "inbox"  # {"channel": str, "chat": str}
+UNAVAILABLE = "unavailable"  # {"channel", "chat", "reply": Reply}: say so without the database

@@ -14,7 +14,7 @@ import zlib
 from datetime import timedelta
 
 from sqlalchemy import select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows import events
@@ -30,6 +30,8 @@ from storage.types import utcnow
 log = logging.getLogger("frontdoor.processor")
 
 MAX_ATTEMPTS = 3
+SPOOL_LIMIT = 10_000  # messages held in memory while the database is away
+DATABASE_DOWN = (OperationalError, DBAPIError, OSError, TimeoutError)
 
 
 class Processor:
@@ -42,6 +44,8 @@ class Processor:
         self._again: set[tuple[str, str]] = set()  # new work arrived while draining
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._spool: list[Message] = []
+        self._spool_task: asyncio.Task[None] | None = None
 
     # --- intake -------------------------------------------------------------------------
 
@@ -49,14 +53,54 @@ class Processor:
         """Store an inbound message. False when the platform sent the same update again."""
         item = InboxItem(channel=message.channel, chat=message.chat,
                          external_id=message.external_id, payload=message.to_json())
+        if self._spool:  # keep order: while anything waits, new messages queue behind it
+            self._hold(message)
+            return True
         try:
             async with self.db.transaction() as session:
                 session.add(item)
         except IntegrityError:
             log.info("duplicate update ignored (channel=%s)", message.channel)
             return False
+        except DATABASE_DOWN as exc:
+            log.error("database unavailable; holding a message (%s)", type(exc).__name__)
+            self._hold(message)
+            return True
         self.schedule(message.channel, message.chat)
         return True
+
+    def _hold(self, message: Message) -> None:
+        """The database is away: keep the message, and tell the person straight away."""
+        if len(self._spool) < SPOOL_LIMIT:
+            self._spool.append(message)
+        t = translator(message.language if message.language in available_languages() else None)
+        params = base_params(self.engine.profile, t)
+        notice = Reply(text=fill(t(N_(
+            "Sorry, I can't save messages right now because of a problem on our side. I'm "
+            "keeping yours and will answer as soon as I can.\n\nIf a child is in danger, "
+            "call {emergency} now. The hub is there 24 hours a day on {hub_phone}.")), params),
+            flags=frozenset({Flag.URGENT}), language=t.language, rtl=t.rtl)
+        self.bus.emit(events.UNAVAILABLE, {"channel": message.channel, "chat": message.chat,
+                                           "reply": notice})
+        if self._spool_task is None or self._spool_task.done():
+            self._spool_task = asyncio.get_running_loop().create_task(self._unspool())
+
+    async def _unspool(self, every: float = 2.0) -> None:
+        """Store held messages, oldest first, once the database answers again."""
+        while self._spool:
+            message = self._spool[0]
+            try:
+                async with self.db.transaction() as session:
+                    session.add(InboxItem(channel=message.channel, chat=message.chat,
+                                          external_id=message.external_id,
+                                          payload=message.to_json()))
+            except IntegrityError:
+                pass  # already stored before the outage
+            except DATABASE_DOWN:
+                await asyncio.sleep(every)
+                continue
+            self._spool.pop(0)
+            self.schedule(message.channel, message.chat)
 
     def schedule(self, channel: str, chat: str) -> None:
         key = (channel, chat)
