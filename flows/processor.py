@@ -216,13 +216,17 @@ class Processor:
             self.schedule(channel, chat)
         return len(rows)
 
-    async def run_sweeper(self, every: float = 5.0) -> None:
+    async def run_sweeper(self, every: float = 5.0, purge_every: float = 600.0) -> None:
+        loop = asyncio.get_running_loop()
+        purged_at = -purge_every
         while True:
             try:
                 await self.sweep()
-                await self.purge()
-            except Exception:
-                log.exception("sweep failed; retrying")
+                if loop.time() - purged_at >= purge_every:
+                    await self.purge()
+                    purged_at = loop.time()
+            except Exception as exc:  # the database may be away; try again next round
+                log.error("sweep failed (%s); retrying", type(exc).__name__)
             await asyncio.sleep(every)
 
     async def purge(self) -> None:

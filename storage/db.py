@@ -17,6 +17,13 @@ from sqlalchemy.ext.asyncio import (
 )
 
 
+def ensure_sqlite_directory(url: str) -> None:
+    """SQLite creates the file but not its folder (the default is data/frontdoor.sqlite3)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+
+
 class Database:
     """Owns the engine; `transaction()` is the unit every turn and handover runs in."""
 
@@ -27,8 +34,7 @@ class Database:
         # hide_parameters: a database error must never put someone's answers in a log.
         kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.dialect == "sqlite":
-            if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            ensure_sqlite_directory(url)
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
