@@ -11,11 +11,10 @@ import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from babel import Locale
-from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows import answers as parse
@@ -23,21 +22,20 @@ from flows import events
 from flows import guidance as guidance_mod
 from flows.commands import command_for_words, parse_command
 from flows.duty import duty_now
+from flows.erasure import erase_conversation
 from flows.handover import build_handover, consent_fields
 from flows.i18n import N_, Translator, available_languages, translator
 from flows.journey import MORE, Journey, Step, lookup
 from flows.postcodes import route
 from flows.render import base_params, fill, summary_lines
 from flows.risk import Assessment, assess
+from flows.status import describe, own_requests
 from flows.types import Choice, Flag, Kind, Message, Reply
 from profiles import Profile
 from storage import repo
 from storage.models import (
-    ConsentRecord,
     Contact,
     Conversation,
-    InboxItem,
-    OutboxItem,
     Turn,
 )
 from storage.types import utcnow
@@ -930,29 +928,11 @@ class Engine:
 
     async def _delete(self, session: AsyncSession, tr: Turn_) -> None:
         """Erase the conversation; withdraw consent on any contact it created."""
-        conv = tr.conv
-        contacts = list((await session.scalars(
-            select(Contact).where(Contact.conversation_id == conv.id))).all())
-        now = self.clock()
-        for contact in contacts:
-            if contact.status != "closed":
-                contact.status = "withdrawn"
-            await session.execute(update(ConsentRecord).where(
-                ConsentRecord.contact_id == contact.id, ConsentRecord.withdrawn_at.is_(None)
-            ).values(withdrawn_at=now))
-            await repo.audit(session, "person", "consent_withdrawn", contact_id=contact.id)
-            tr.result.events.append((events.CONTACT_CHANGED, {"contact_id": contact.id}))
-        await session.execute(delete(Turn).where(Turn.conversation_id == conv.id))
-        await session.execute(update(InboxItem).where(
-            InboxItem.channel == conv.channel, InboxItem.chat == conv.chat
-        ).values(payload={"erased": True}))
-        await session.execute(delete(OutboxItem).where(
-            OutboxItem.channel == conv.channel, OutboxItem.chat == conv.chat,
-            OutboxItem.sent_at.is_not(None)))
-        await session.delete(conv)
+        withdrawn = await erase_conversation(session, tr.conv, self.clock())
+        tr.result.events += [(events.CONTACT_CHANGED, {"contact_id": cid}) for cid in withdrawn]
         tr.result.deleted = True
         text = tr.t(N_("Done. Your answers and this conversation have been deleted."))
-        if contacts:
+        if withdrawn:
             text += "\n\n" + tr.t(N_(
                 "We've told the hub you have withdrawn your agreement. If they need to keep "
                 "some information to keep a child safe, they will explain why."))
@@ -960,41 +940,13 @@ class Engine:
                    {Flag.ENDED})
 
     async def _status(self, session: AsyncSession, tr: Turn_, reference: str) -> None:
-        """Only this chat's own requests, and only within the visible period (90 days)."""
-        since = self.clock() - timedelta(days=self.profile.status_visible_days)
-        stmt = select(Contact).where(
-            Contact.channel == tr.conv.channel, Contact.chat == tr.conv.chat,
-            Contact.complete.is_(True), Contact.submitted_at >= since,
-        ).order_by(Contact.submitted_at.desc())
-        if reference:
-            stmt = stmt.where(Contact.reference == reference.strip().upper())
-        contacts = list((await session.scalars(stmt.limit(3))).all())
-        t = tr.t
+        contacts = await own_requests(session, tr.conv, self.profile, self.clock(), reference)
         if not contacts:
-            tr.lead.append(t(N_("I can't find a request sent from this chat in the last "
-                                "{days} days.")).format(days=self.profile.status_visible_days))
-        for contact in contacts:
-            tr.lead.append(self._status_text(t, contact))
+            tr.lead.append(tr.t(N_("I can't find a request sent from this chat in the last "
+                                   "{days} days.")).format(
+                days=self.profile.status_visible_days))
+        tr.lead += [describe(self.profile, tr.t, contact) for contact in contacts]
         self._ask_or_lead(tr)
-
-    def _status_text(self, t: Translator, contact: Contact) -> str:
-        sent = contact.submitted_at.strftime("%d/%m/%Y") if contact.submitted_at else ""
-        if contact.status == "closed":
-            label = self.profile.outcome_label(contact.outcome or "") or ""
-            state = t(N_("The hub has finished looking at it. Outcome: {outcome}.")).format(
-                outcome=t(label) if label else t(N_("recorded")))
-        elif contact.status == "claimed":
-            state = t(N_("A social worker at the hub is looking at it now."))
-        elif contact.status == "withdrawn":
-            state = t(N_("You withdrew your agreement for this request."))
-        else:
-            state = t(N_("It is waiting to be read by a social worker at the hub."))
-        text = t(N_("Request {reference}, sent {date}: {state}")).format(
-            reference=contact.reference, date=sent, state=state)
-        reply = (contact.handover or {}).get("triage", {}).get("last_reply")
-        if reply:
-            text += "\n\n" + t(N_("Message from the hub: {message}")).format(message=reply)
-        return text
 
     async def _log_turn(
         self, session: AsyncSession, conv: Conversation, direction: str, step: str, kind: str,
