@@ -1,7 +1,8 @@
 """A person's "delete my data": erase the conversation, withdraw consent on what was sent.
 
-The hub keeps a submitted contact's handover (a safeguarding decision may depend on it), marked
-withdrawn; the officer sees that consent was withdrawn and when.
+A contact already sent stays in the queue: an officer must still decide what safeguarding
+needs (close it, or keep what a child's safety requires). The withdrawal is recorded on the
+consent record, in the handover's consent section, and in the audit log.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ async def erase_conversation(session: AsyncSession, conv: Conversation, now: dat
     contacts = list((await session.scalars(
         select(Contact).where(Contact.conversation_id == conv.id))).all())
     for contact in contacts:
-        if contact.status != "closed":
-            contact.status = "withdrawn"
+        handover = dict(contact.handover or {})
+        handover["consent"] = {**(handover.get("consent") or {}),
+                               "withdrawn_at": now.isoformat()}
+        contact.handover = handover
         await session.execute(update(ConsentRecord).where(
             ConsentRecord.contact_id == contact.id, ConsentRecord.withdrawn_at.is_(None)
         ).values(withdrawn_at=now))

@@ -34,7 +34,8 @@ def describe(profile: Profile, t: Translator, contact: Contact) -> str:
             outcome=t(label) if label else t(N_("recorded")))
     elif contact.status == "claimed":
         state = t(N_("A social worker at the hub is looking at it now."))
-    elif contact.status == "withdrawn":
+    elif contact.status == "withdrawn" or (contact.handover or {}).get("consent", {}).get(
+            "withdrawn_at"):
         state = t(N_("You withdrew your agreement for this request."))
     else:
         state = t(N_("It is waiting to be read by a social worker at the hub."))

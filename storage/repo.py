@@ -158,10 +158,18 @@ async def purge_expired_drafts(session: AsyncSession, older_than: datetime) -> i
     )).all())
     removed = 0
     for conv in idle:
+        if conv.state == {} and conv.contact_id is None and not await session.scalar(
+            select(Turn.id).where(Turn.conversation_id == conv.id).limit(1)
+        ):
+            continue  # purged already: only the record that a request was sent remains
         kept_runs = set((await session.scalars(
             select(Contact.run).where(Contact.conversation_id == conv.id,
                                       Contact.complete.is_(True))
         )).all())
+        draft_turns = await session.scalar(select(Turn.id).where(
+            Turn.conversation_id == conv.id, Turn.run.not_in(kept_runs)).limit(1))
+        if kept_runs and conv.state == {} and draft_turns is None:
+            continue  # nothing left to purge
         await session.execute(
             delete(Turn).where(Turn.conversation_id == conv.id, Turn.run.not_in(kept_runs))
             if kept_runs else delete(Turn).where(Turn.conversation_id == conv.id)

@@ -142,7 +142,9 @@ async def test_delete_my_data_erases_the_chat_and_withdraws_consent(db):
         contact = await session.scalar(select(Contact))
         consent = await session.scalar(select(ConsentRecord))
         payloads = [i.payload for i in (await session.scalars(select(InboxItem))).all()]
-    assert contact.status == "withdrawn" and consent.withdrawn_at is not None
+    # It stays in the queue for an officer's safeguarding decision, marked withdrawn.
+    assert contact.status == "new" and consent.withdrawn_at is not None
+    assert contact.handover["consent"]["withdrawn_at"]
     assert all("Maria" not in str(p) for p in payloads)
 
 
@@ -232,6 +234,10 @@ async def test_drafts_are_deleted_after_30_days_but_sent_requests_keep_their_rec
             last_activity_at=utcnow() - timedelta(days=31)))
     async with db.transaction() as session:
         assert await repo.purge_expired_drafts(session, utcnow() - timedelta(days=30)) == 2
+    run_after_purge = (await sent.conversation()).run
+    async with db.transaction() as session:  # the next rounds find nothing more to do
+        assert await repo.purge_expired_drafts(session, utcnow() - timedelta(days=30)) == 0
+    assert (await sent.conversation()).run == run_after_purge
     assert await draft.conversation() is None
     [contact] = await sent.contacts()
     async with db.transaction() as session:
