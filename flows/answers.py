@@ -25,16 +25,29 @@ class Invalid(ValueError):
 
 
 MAX_TEXT = 4000
+# Control characters, the zero-width space and direction overrides/isolates (which could
+# disguise text on an officer's screen). Joiners (U+200C/D) and the LRM/RLM marks stay: Persian,
+# Urdu, Pashto and Indic scripts use them inside ordinary words.
 _CONTROL = re.compile(
-    r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069]"
+    r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2066-\u2069]"
 )
 
 
 def clean_text(text: str) -> str:
-    """Normalise, drop control and direction-override characters, trim."""
-    text = unicodedata.normalize("NFC", text)
+    """Drop control and direction-override characters, then normalise (NFC), trim.
+
+    Removing first matters: a stray character between a letter and its accent would
+    otherwise keep them apart, and the stored name would differ from the same name retyped.
+    """
     text = _CONTROL.sub("", text)
+    text = unicodedata.normalize("NFC", text)
     return re.sub(r"[ \t]+", " ", text).strip()
+
+
+def ascii_digits(text: str) -> str:
+    """Arabic-Indic, Persian, full-width... digits as 0-9: an NHS number typed on a Farsi
+    keyboard must match the NHS's records."""
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
 
 
 def has_words(text: str) -> bool:
@@ -81,8 +94,8 @@ _AGE = re.compile(
 )
 
 
-def _make_date(year: int, month: int, day: int) -> date:
-    if year < 100:
+def _make_date(year: int, month: int, day: int, *, two_digit_year: bool = False) -> date:
+    if two_digit_year:
         year += 2000 if year <= date.today().year % 100 else 1900
     try:
         return date(year, month, day)
@@ -91,11 +104,11 @@ def _make_date(year: int, month: int, day: int) -> date:
 
 
 def parse_date(text: str) -> date:
-    t = clean_text(text).lower()
+    t = ascii_digits(clean_text(text)).lower()
     if m := _ISO_DATE.match(t):
         return _make_date(int(m[1]), int(m[2]), int(m[3]))
-    if m := _NUMERIC_DATE.match(t):
-        return _make_date(int(m[3]), int(m[2]), int(m[1]))  # UK order: day first
+    if m := _NUMERIC_DATE.match(t):  # UK order: day first
+        return _make_date(int(m[3]), int(m[2]), int(m[1]), two_digit_year=len(m[3]) == 2)
     for pattern, (d, mo, y) in ((_WORD_DATE, (1, 2, 3)), (_WORD_DATE_US, (2, 1, 3))):
         if m := pattern.match(t):
             month = _MONTHS.get(m[mo][:3])
@@ -164,7 +177,7 @@ _POSTCODE = re.compile(
 
 def parse_postcode(text: str) -> str:
     """A full UK postcode, normalised as 'UB8 1QS'."""
-    t = re.sub(r"\s+", "", clean_text(text).upper())
+    t = re.sub(r"\s+", "", ascii_digits(clean_text(text)).upper())
     if not _POSTCODE.match(t) or not 5 <= len(t) <= 7:
         raise Invalid(N_("That doesn't look like a full UK postcode. Please type it like "
                          "UB8 1QS."))
@@ -212,8 +225,8 @@ def upn_check_letter(body: str) -> str:
 
 def parse_upn(text: str) -> str:
     """A 13-character UPN: check letter, 11 digits, then a digit or (temporary UPN) a letter."""
-    t = re.sub(r"\s+", "", clean_text(text).upper())
-    if not re.fullmatch(r"[A-Z]\d{11}[0-9A-Z]", t) or t[0] not in _UPN_LETTERS or (
+    t = re.sub(r"\s+", "", ascii_digits(clean_text(text)).upper())
+    if not re.fullmatch(r"[A-Z][0-9]{11}[0-9A-Z]", t) or t[0] not in _UPN_LETTERS or (
         t[-1].isalpha() and t[-1] not in _UPN_LETTERS
     ):
         raise Invalid(N_("A UPN has 13 characters: a letter, 11 digits, then a digit or a "
@@ -234,8 +247,8 @@ def nhs_check_digit(nine: str) -> int | None:
 
 
 def parse_nhs_number(text: str) -> str:
-    digits = re.sub(r"[\s-]", "", clean_text(text))
-    if not re.fullmatch(r"\d{10}", digits):
+    digits = re.sub(r"[\s-]", "", ascii_digits(clean_text(text)))
+    if not re.fullmatch(r"[0-9]{10}", digits):
         raise Invalid(N_("An NHS number has 10 digits, for example 943 476 5919."))
     if nhs_check_digit(digits[:9]) != int(digits[9]):
         raise Invalid(N_("That NHS number doesn't pass its check. Please check it and type it "
