@@ -44,6 +44,19 @@ def clean_text(text: str) -> str:
     return re.sub(r"[ \t]+", " ", text).strip()
 
 
+def plain(text: str) -> str:
+    """For dates, ages, numbers: invisible marks dropped, digits as 0-9."""
+    return ascii_digits("".join(ch for ch in clean_text(text)
+                                if unicodedata.category(ch) != "Cf"))
+
+
+def identifier(text: str) -> str:
+    """Postcodes, NHS numbers, UPNs: no spaces or invisible marks (pasted from right-to-left
+    text), digits as 0-9, upper case."""
+    kept = "".join(ch for ch in clean_text(text) if unicodedata.category(ch) != "Cf")
+    return re.sub(r"\s+", "", ascii_digits(kept)).upper()
+
+
 def ascii_digits(text: str) -> str:
     """Arabic-Indic, Persian, full-width... digits as 0-9: an NHS number typed on a Farsi
     keyboard must match the NHS's records."""
@@ -104,7 +117,7 @@ def _make_date(year: int, month: int, day: int, *, two_digit_year: bool = False)
 
 
 def parse_date(text: str) -> date:
-    t = ascii_digits(clean_text(text)).lower()
+    t = plain(text).lower()
     if m := _ISO_DATE.match(t):
         return _make_date(int(m[1]), int(m[2]), int(m[3]))
     if m := _NUMERIC_DATE.match(t):  # UK order: day first
@@ -136,7 +149,7 @@ class DateOrAge:
 
 def parse_dob_or_age(text: str, *, today: date | None = None, max_age: int = 25) -> DateOrAge:
     today = today or date.today()
-    t = clean_text(text).lower()
+    t = plain(text).lower()
     if m := _AGE.match(t):
         n, unit = int(m[1]), (m[2] or "")
         years = n // 12 if unit.startswith("m") and not unit.startswith("y") else n
@@ -155,7 +168,7 @@ def parse_dob_or_age(text: str, *, today: date | None = None, max_age: int = 25)
 
 
 def parse_number(text: str, *, minimum: int, maximum: int) -> int:
-    t = clean_text(text)
+    t = plain(text)
     m = re.fullmatch(r"(\d{1,3})(?:\s*(?:years?|yrs?|y)(?:\s*old)?)?", t.lower())
     if not m:
         raise Invalid(N_("Please type a number, for example 14."))
@@ -177,7 +190,7 @@ _POSTCODE = re.compile(
 
 def parse_postcode(text: str) -> str:
     """A full UK postcode, normalised as 'UB8 1QS'."""
-    t = re.sub(r"\s+", "", ascii_digits(clean_text(text)).upper())
+    t = identifier(text)
     if not _POSTCODE.match(t) or not 5 <= len(t) <= 7:
         raise Invalid(N_("That doesn't look like a full UK postcode. Please type it like "
                          "UB8 1QS."))
@@ -225,7 +238,7 @@ def upn_check_letter(body: str) -> str:
 
 def parse_upn(text: str) -> str:
     """A 13-character UPN: check letter, 11 digits, then a digit or (temporary UPN) a letter."""
-    t = re.sub(r"\s+", "", ascii_digits(clean_text(text)).upper())
+    t = identifier(text)
     if not re.fullmatch(r"[A-Z][0-9]{11}[0-9A-Z]", t) or t[0] not in _UPN_LETTERS or (
         t[-1].isalpha() and t[-1] not in _UPN_LETTERS
     ):
@@ -247,7 +260,7 @@ def nhs_check_digit(nine: str) -> int | None:
 
 
 def parse_nhs_number(text: str) -> str:
-    digits = re.sub(r"[\s-]", "", ascii_digits(clean_text(text)))
+    digits = identifier(text).replace("-", "")
     if not re.fullmatch(r"[0-9]{10}", digits):
         raise Invalid(N_("An NHS number has 10 digits, for example 943 476 5919."))
     if nhs_check_digit(digits[:9]) != int(digits[9]):
@@ -257,7 +270,7 @@ def parse_nhs_number(text: str) -> str:
 
 
 def parse_percent(text: str) -> float:
-    t = clean_text(text).replace(",", ".").rstrip("%").strip()
+    t = plain(text).replace(",", ".").rstrip("%").strip()
     try:
         value = float(t)
     except ValueError:
