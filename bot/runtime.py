@@ -40,8 +40,14 @@ async def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
     return Runtime(settings, db, profile, bus, engine, Processor(db, engine, bus))
 
 
+# Libraries that log queries, parameters or update bodies at DEBUG/INFO: never below WARNING,
+# whatever FRONTDOOR_LOG_LEVEL says (aiosqlite logs every query's arguments at DEBUG).
+QUIET = ("aiosqlite", "asyncpg", "sqlalchemy", "aiogram.event", "aiogram.dispatcher",
+         "aiohttp.access", "aiohttp.server")
+
+
 def setup_logging(level: str) -> None:
     """Log events and ids only: message text never goes to the log."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
