@@ -230,19 +230,22 @@ class Processor:
             await asyncio.sleep(every)
 
     async def purge(self) -> None:
-        """Drop drafts idle past the retention period, and processed inbox rows."""
+        """Retention: drafts idle 30 days, closed contacts past the profile's period (unless
+        held for safeguarding), and the words in processed inbox rows."""
         profile = self.engine.profile
         cutoff = utcnow() - timedelta(days=profile.draft_retention_days)
+        closed_cutoff = utcnow() - timedelta(days=profile.closed_retention_days)
         async with self.db.transaction() as session:
             removed = await repo.purge_expired_drafts(session, cutoff)
+            erased = await repo.purge_closed_contacts(session, closed_cutoff)
             await session.execute(
                 update(InboxItem)
                 .where(InboxItem.processed_at.is_not(None),
                        InboxItem.received_at < utcnow() - timedelta(days=1))
                 .values(payload={})
             )
-        if removed:
-            log.info("deleted %d expired drafts", removed)
+        if removed or erased:
+            log.info("retention: %d drafts deleted, %d closed contacts erased", removed, erased)
 
     async def idle(self, within: float = 10.0) -> None:
         """Wait until nothing is scheduled (tests and graceful shutdown)."""

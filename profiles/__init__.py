@@ -82,6 +82,10 @@ class Profile:
         return int(self.raw["draft_retention_days"])
 
     @property
+    def closed_retention_days(self) -> int:
+        return int(self.raw["closed_retention_days"])
+
+    @property
     def status_visible_days(self) -> int:
         return int(self.raw["status_visible_days"])
 

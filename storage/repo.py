@@ -182,3 +182,24 @@ async def purge_expired_drafts(session: AsyncSession, older_than: datetime) -> i
             await session.delete(conv)
         removed += 1
     return removed
+
+
+async def purge_closed_contacts(session: AsyncSession, closed_before: datetime) -> int:
+    """Erase contacts closed before the retention cutoff, unless held for safeguarding.
+
+    The contact, its consent records and the transcript of its run go; audit rows stay (who
+    did what, when) with their details blanked, since a reply's text is personal data.
+    """
+    expired = list((await session.scalars(
+        select(Contact).where(Contact.status == "closed", Contact.closed_at < closed_before,
+                              Contact.safeguarding_hold.is_(False))
+    )).all())
+    for contact in expired:
+        if contact.conversation_id is not None:
+            await session.execute(delete(Turn).where(
+                Turn.conversation_id == contact.conversation_id, Turn.run == contact.run))
+        await session.execute(update(AuditEvent).where(AuditEvent.contact_id == contact.id)
+                              .values(detail={"erased": True}))
+        await session.execute(delete(OutboxItem).where(OutboxItem.contact_id == contact.id))
+        await session.delete(contact)
+    return len(expired)

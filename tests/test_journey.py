@@ -298,3 +298,27 @@ async def test_a_message_in_another_language_is_offered_a_switch(db):
     assert replies[-1].language == "pl"
     state = (await chat.conversation()).state
     assert "szkoły" in state["answers"]["situation"]["text"]
+
+
+async def test_closed_contacts_are_erased_after_the_retention_period_unless_held(db):
+    from storage.models import AuditEvent
+
+    chats = [Chat(db, chat=name) for name in ("old", "held", "recent")]
+    for chat in chats:
+        await play(chat, PARENT_JOURNEY)
+        await chat.click("submit")
+    profile_days = chats[0].processor.engine.profile.closed_retention_days
+    long_ago = utcnow() - timedelta(days=profile_days + 1)
+    async with db.transaction() as session:
+        for contact in (await session.scalars(select(Contact))).all():
+            contact.status = "closed"
+            contact.closed_at = utcnow() if contact.chat == "recent" else long_ago
+            contact.safeguarding_hold = contact.chat == "held"
+    await chats[0].processor.purge()
+    async with db.transaction() as session:
+        left = sorted(c.chat for c in (await session.scalars(select(Contact))).all())
+        consents = await session.scalar(select(func.count()).select_from(ConsentRecord))
+        details = [a.detail for a in (await session.scalars(select(AuditEvent))).all()]
+    assert left == ["held", "recent"] and consents == 2
+    assert {"erased": True} in details  # the audit trail stays, without the details
+    assert await chats[0].contacts() == []  # the old one is gone, transcript included
