@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -160,6 +161,26 @@ async def _token_list(db: Database, _args: argparse.Namespace) -> None:
         print(f"{row.name:30} {row.prefix}…  {state:8} {','.join(row.scopes)}")
 
 
+async def _people_export(db: Database, args: argparse.Namespace) -> None:
+    from storage.subject import export_person
+
+    async with db.transaction() as session:
+        data = await export_person(session, args.channel, args.chat)
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+async def _people_erase(db: Database, args: argparse.Namespace) -> None:
+    from storage.subject import erase_person
+
+    if not args.yes:
+        raise SystemExit("Erasing cannot be undone: add --yes to confirm.")
+    async with db.transaction() as session:
+        result = await erase_person(session, args.channel, args.chat, utcnow())
+    print(f"Erased {len(result['erased'])} request(s): {', '.join(result['erased']) or '-'}")
+    if result["held"]:
+        print(f"Kept for safeguarding (safeguarding_hold): {', '.join(result['held'])}")
+
+
 def _password_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--password-stdin", action="store_true",
                         help="read the password from one line of standard input")
@@ -210,6 +231,20 @@ def add_commands(subparsers: Any) -> None:
     revoke.set_defaults(func=_run(_token_revoke))
     tlist = tsub.add_parser("list", help="list tokens")
     tlist.set_defaults(func=_run(_token_list))
+
+    people = subparsers.add_parser(
+        "people", help="a person's data rights: subject access export and erasure")
+    psub = people.add_subparsers(dest="people_command", required=True)
+    for name, work, text in (
+        ("export", _people_export, "print everything held about one chat as JSON"),
+        ("erase", _people_erase, "erase one chat's data, except requests held for safeguarding"),
+    ):
+        cmd = psub.add_parser(name, help=text)
+        cmd.add_argument("--channel", required=True, help="telegram, web or terminal")
+        cmd.add_argument("--chat", required=True, help="the channel's chat id")
+        if name == "erase":
+            cmd.add_argument("--yes", action="store_true", help="confirm: this cannot be undone")
+        cmd.set_defaults(func=_run(work))
 
 
 def main(argv: list[str] | None = None) -> int:
