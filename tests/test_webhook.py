@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 
@@ -19,7 +21,12 @@ async def test_webhook_mode_answers_real_updates_and_refuses_a_wrong_secret(tmp_
         process.env["WEBHOOK_URL"] = f"http://127.0.0.1:{process.port}"
         await process.start()
         try:
-            info = await fake.call_method("getWebhookInfo")
+            # The server is up (healthy) before it registers the webhook: wait for that.
+            for _ in range(100):
+                info = await fake.call_method("getWebhookInfo")
+                if info["url"]:
+                    break
+                await asyncio.sleep(0.1)
             assert info["url"].endswith("/telegram/webhook")
             user = TelegramUser(fake, 1234)
             replies = await user.command("start")
