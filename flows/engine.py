@@ -103,7 +103,7 @@ class Engine:
         from nlu.thresholds import load_thresholds
 
         self.thresholds = load_thresholds(profile.directory)
-        self.thresholds_disclaimer = " ".join(str(self.thresholds_raw_disclaimer()).split())
+        self.thresholds_disclaimer = " ".join(self.thresholds.disclaimer.split())
 
     # --- entry point --------------------------------------------------------------------
 
@@ -227,12 +227,6 @@ class Engine:
     @property
     def main(self) -> Journey:
         return self.journeys[MAIN_JOURNEY]
-
-    def thresholds_raw_disclaimer(self) -> str:
-        import yaml
-
-        with (self.profile.directory / "thresholds.yaml").open(encoding="utf-8") as fh:
-            return str(yaml.safe_load(fh).get("disclaimer", ""))
 
     def flow(self, tr: Turn_) -> Journey:
         """The run's main journey (self-referral, or professional after the switch)."""

@@ -73,17 +73,20 @@ class Processor:
         """The database is away: keep the message, and tell the person straight away."""
         if len(self._spool) < SPOOL_LIMIT:
             self._spool.append(message)
-        t = translator(message.language if message.language in available_languages() else None)
-        params = base_params(self.engine.profile, t)
-        notice = Reply(text=fill(t(N_(
+        notice = self._urgent_notice(message.language, N_(
             "Sorry, I can't save messages right now because of a problem on our side. I'm "
             "keeping yours and will answer as soon as I can.\n\nIf a child is in danger, "
-            "call {emergency} now. The hub is there 24 hours a day on {hub_phone}.")), params),
-            flags=frozenset({Flag.URGENT}), language=t.language, rtl=t.rtl)
+            "call {emergency} now. The hub is there 24 hours a day on {hub_phone}."))
         self.bus.emit(events.UNAVAILABLE, {"channel": message.channel, "chat": message.chat,
                                            "reply": notice})
         if self._spool_task is None or self._spool_task.done():
             self._spool_task = asyncio.get_running_loop().create_task(self._unspool())
+
+    def _urgent_notice(self, language: str | None, message: str) -> Reply:
+        """A kind message about a problem on our side, always with the emergency numbers."""
+        t = translator(language)  # falls back to English for a language with no catalog
+        return Reply(text=fill(t(message), base_params(self.engine.profile, t)),
+                     flags=frozenset({Flag.URGENT}), language=t.language, rtl=t.rtl)
 
     async def _unspool(self, every: float = 2.0) -> None:
         """Store held messages, oldest first, once the database answers again."""
@@ -192,15 +195,12 @@ class Processor:
             item.payload = {"failed": True}
             conv = await session.scalar(select(Conversation).where(
                 Conversation.channel == channel, Conversation.chat == chat))
-            t = translator(conv.language if conv else None)
-            params = base_params(self.engine.profile, t)
-            await repo.enqueue_reply(session, channel, chat, Reply(
-                text=fill(t(N_(
+            await repo.enqueue_reply(session, channel, chat, self._urgent_notice(
+                conv.language if conv else None, N_(
                     "Sorry, something went wrong on our side and I couldn't take that "
                     "message. Your earlier answers are safe. Please try again in a moment.\n\n"
                     "If a child is in danger, call {emergency}. The hub is there 24 hours a "
-                    "day on {hub_phone}.")), params),
-                flags=frozenset({Flag.URGENT}), language=t.language, rtl=t.rtl))
+                    "day on {hub_phone}.")))
         self.bus.emit(events.OUTBOX, {"channel": channel})
 
     # --- background sweep -------------------------------------------------------------------
