@@ -1,7 +1,8 @@
 """Property-based API testing with schemathesis against /api/openapi.json on a live server.
 
 The server runs in its own thread and event loop (schemathesis drives it synchronously over
-HTTP); examples per operation are bounded so the whole run stays well under a minute.
+HTTP), once on SQLite and once on PostgreSQL; examples per operation are a fixed budget so the
+whole run stays well under a minute per backend.
 """
 
 from __future__ import annotations
@@ -74,14 +75,26 @@ class LiveServer:
         self.thread.join(10)
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    path: Path = tmp_path_factory.mktemp("fuzz") / "fuzz.sqlite3"
-    url = f"sqlite+aiosqlite:///{path}"
-    in_thread(upgrade_sync, url)
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def live(request: pytest.FixtureRequest,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The API on each real backend: the same generated requests must hold on both."""
+    if request.param == "sqlite":
+        path: Path = tmp_path_factory.mktemp("fuzz") / "fuzz.sqlite3"
+        url = f"sqlite+aiosqlite:///{path}"
+        in_thread(upgrade_sync, url)
+        server = LiveServer(url).start()
+        yield server
+        server.stop()
+        return
+    template = request.getfixturevalue("pg_template")
+    url = in_thread(template.copy)
     server = LiveServer(url).start()
-    yield server
-    server.stop()
+    try:
+        yield server
+    finally:
+        server.stop()
+        in_thread(template.drop, url)
 
 
 def _check_operation(operation: Any, live: LiveServer, session: requests.Session) -> None:
