@@ -132,7 +132,6 @@ class Engine:
         return tr.result
 
     async def _dispatch(self, session: AsyncSession, tr: Turn_) -> None:
-        msg = tr.msg
         command = self._command(tr)
         escalated = tr.assessment is not None and tr.assessment.escalate
         if escalated:
@@ -143,6 +142,12 @@ class Engine:
         if tr.state.get("pending"):
             await self._pending(session, tr)
             return
+        await self._route(session, tr, escalated)
+
+    async def _route(self, session: AsyncSession, tr: Turn_, escalated: bool) -> None:
+        """A message that is not a command or a reply to an offer, wherever the person is
+        (not started, mid-journey, paused, or after sending)."""
+        msg = tr.msg
         if msg.kind == Kind.UNSUPPORTED:
             tr.lead.append(tr.t(N_(
                 "Sorry, I can only read typed messages and buttons here, so I couldn't open "
@@ -861,13 +866,14 @@ class Engine:
             choice = _match_choice(parse.clean_text(tr.msg.text), ids, labels, tr.t) or ""
             if not choice and kind == "resume":
                 tr.state["pending"] = None
-                await self._answer(session, tr, escalated=bool(
+                await self._route(session, tr, escalated=bool(
                     tr.assessment and tr.assessment.escalate))
                 return
         if kind == "switch" and not choice.startswith("lang:"):
-            # They answered the question instead of the offer: that's their answer.
+            # They answered the question instead of the offer: that's their answer (or,
+            # after sending, a new message; a sticker gets the usual kind re-ask).
             tr.state["pending"] = None
-            await self._answer(session, tr, escalated=bool(
+            await self._route(session, tr, escalated=bool(
                 tr.assessment and tr.assessment.escalate))
             return
         tr.state["pending"] = None

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -27,7 +27,7 @@ from flows.types import Kind, Reply
 from profiles import load_profile
 from storage.db import Database
 from storage.models import Conversation
-from tests.support.chat import PARENT_JOURNEY, Chat
+from tests.support.chat import MACHINE_SPEED, PARENT_JOURNEY, Chat
 
 CRASHED = "something went wrong on our side"
 _chats = itertools.count(1)
@@ -65,7 +65,7 @@ def harness(sqlite_template, tmp_path):
     logger.addHandler(errors)
     runner = asyncio.Runner()
     db = Database(url)
-    processor = Processor(db, Engine(load_profile()), EventBus())
+    processor = Processor(db, Engine(load_profile()), EventBus(), limits=MACHINE_SPEED)
     try:
         yield Harness(runner, db, processor, errors)
     finally:
@@ -208,6 +208,11 @@ def test_random_sequences_from_a_fresh_chat(harness, steps):
 
 @settings(ENGINE, max_examples=8)
 @given(st.integers(3, len(PARENT_JOURNEY)), st.lists(action, min_size=1, max_size=5))
+# Found by this test: after sending, writing in another language brings the offer to switch;
+# a sticker instead of an answer to that offer crashed the turn (it was treated as an answer
+# to a question that no longer exists).
+@example(len(PARENT_JOURNEY), [("say", "مرحبا أريد أن أسأل عن طلبي من فضلكم"),
+                               ("unsupported", "sticker")])
 def test_random_detours_part_way_through_a_referral(harness, prefix, steps):
     """Play the parent's journey for a while (reaching loops, the summary and submission),
     then do something random."""
