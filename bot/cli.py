@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("revision", nargs="?", default="head", help="target revision (default head)")
     up.set_defaults(func=cmd_db_upgrade)
 
-    for module in ("nlu.cli", "triage.cli"):
+    for module in ("nlu.cli", "triage.cli", "bot.keys_cli"):
         try:
             mod = __import__(module, fromlist=["add_commands"])
         except ModuleNotFoundError as missing:
@@ -95,9 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from storage.crypto import DataKeyError
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    result = args.func(args)
+    try:
+        result = args.func(args)
+    except DataKeyError as exc:  # a missing or wrong data key: the operator's exact message
+        print(f"frontdoor: {exc}", file=sys.stderr)
+        return 2
     return int(result or 0)
 
 

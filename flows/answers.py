@@ -238,16 +238,17 @@ def upn_check_letter(body: str) -> str:
 
 def parse_upn(text: str) -> str:
     """A 13-character UPN: check letter, 11 digits, then a digit or (temporary UPN) a letter."""
-    t = identifier(text)
-    if not re.fullmatch(r"[A-Z][0-9]{11}[0-9A-Z]", t) or t[0] not in _UPN_LETTERS or (
-        t[-1].isalpha() and t[-1] not in _UPN_LETTERS
+    # Not `t`: pybabel (-k t) reads `t[0] ... (` as a call to the translator.
+    upn = identifier(text)
+    if not re.fullmatch(r"[A-Z][0-9]{11}[0-9A-Z]", upn) or upn[0] not in _UPN_LETTERS or (
+        upn[-1].isalpha() and upn[-1] not in _UPN_LETTERS
     ):
         raise Invalid(N_("A UPN has 13 characters: a letter, 11 digits, then a digit or a "
                          "letter, for example H801200001001."))
-    if upn_check_letter(t[1:]) != t[0]:
+    if upn_check_letter(upn[1:]) != upn[0]:
         raise Invalid(N_("That UPN's check letter doesn't match. Please check it and type it "
                          "again."))
-    return t
+    return upn
 
 
 def nhs_check_digit(nine: str) -> int | None:

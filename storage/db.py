@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.crypto import Keyring, bind, keyring_for
+
 
 def ensure_sqlite_directory(url: str) -> None:
     """SQLite creates the file but not its folder (the default is data/frontdoor.sqlite3)."""
@@ -27,8 +29,10 @@ def ensure_sqlite_directory(url: str) -> None:
 class Database:
     """Owns the engine; `transaction()` is the unit every turn and handover runs in."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, keyring: Keyring | None = None) -> None:
         self.url = url
+        # Before the engine: a missing key refuses to start rather than fail on first write.
+        self.keyring = keyring or keyring_for(url)
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         # hide_parameters: a database error must never put someone's answers in a log.
@@ -39,6 +43,7 @@ class Database:
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        bind(self.engine.sync_engine.dialect, self.keyring)
         if self.dialect == "sqlite":
             _sqlite_immediate_transactions(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)

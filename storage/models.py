@@ -1,7 +1,10 @@
 """The database schema: typed SQLAlchemy 2 models.
 
 Queue columns on `Contact` are real columns (ordered, filtered, claimed); the full structured
-handover is JSON that follows `storage/handover.schema.json`.
+handover is JSON that follows `storage/handover.schema.json`. Free text and identifiers are
+`Encrypted*` columns (storage/crypto.py): SQL can only test them for NULL, so anything a query
+filters or orders by must be a plain column. Chat ids stay plain because every turn looks
+them up.
 """
 
 from __future__ import annotations
@@ -9,10 +12,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from storage.types import JSONType, UTCDateTime, utcnow
+from storage.types import EncryptedJSON, EncryptedText, JSONType, UTCDateTime, utcnow
 
 
 class Base(DeclarativeBase):
@@ -33,7 +36,7 @@ class Conversation(Base):
     language: Mapped[str] = mapped_column(String(8), default="en")
     journey: Mapped[str] = mapped_column(String(40), default="self_referral")
     run: Mapped[int] = mapped_column(Integer, default=1)
-    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default="active")
     # The contact this run created (a red contact exists before the journey ends).
     contact_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -61,7 +64,7 @@ class InboxItem(Base):
     channel: Mapped[str] = mapped_column(String(20))
     chat: Mapped[str] = mapped_column(String(128))
     external_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    payload: Mapped[dict[str, Any]] = mapped_column()
+    payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -81,9 +84,9 @@ class Turn(Base):
     direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
     step: Mapped[str | None] = mapped_column(String(60), nullable=True)
     kind: Mapped[str] = mapped_column(String(20), default="text")
-    text: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(EncryptedText, default="")
     risk: Mapped[str | None] = mapped_column(String(12), nullable=True)
-    analysis: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    analysis: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     conversation: Mapped[Conversation] = relationship(back_populates="turns")
@@ -121,9 +124,9 @@ class Contact(Base):
     locality: Mapped[str | None] = mapped_column(String(40), nullable=True)
     language: Mapped[str] = mapped_column(String(8), default="en")
     interpreter_needed: Mapped[bool] = mapped_column(Boolean, default=False)
-    handover: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    risk_evidence: Mapped[list[Any]] = mapped_column(default=list)
-    notes: Mapped[str] = mapped_column(Text, default="")
+    handover: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
+    risk_evidence: Mapped[list[Any]] = mapped_column(EncryptedJSON, default=list)
+    notes: Mapped[str] = mapped_column(EncryptedText, default="")
     safeguarding_hold: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -147,9 +150,9 @@ class ConsentRecord(Base):
     given_by: Mapped[str] = mapped_column(String(20))  # parent_carer | young_person | professional
     referral_consent: Mapped[str] = mapped_column(String(12))  # yes | no | not_needed
     no_consent_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    no_consent_explanation: Mapped[str] = mapped_column(Text, default="")
+    no_consent_explanation: Mapped[str] = mapped_column(EncryptedText, default="")
     sharing: Mapped[str] = mapped_column(String(12))  # yes | no | some | not_asked
-    sharing_limits: Mapped[str] = mapped_column(Text, default="")
+    sharing_limits: Mapped[str] = mapped_column(EncryptedText, default="")
     central_storage: Mapped[bool] = mapped_column(Boolean)
     verbal: Mapped[bool] = mapped_column(Boolean, default=True)
     young_person_age: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -170,7 +173,7 @@ class AuditEvent(Base):
     actor: Mapped[str] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(40))
     contact_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
 
 
 class OutboxItem(Base):
@@ -182,7 +185,7 @@ class OutboxItem(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(20))
     chat: Mapped[str] = mapped_column(String(128))
-    payload: Mapped[dict[str, Any]] = mapped_column()
+    payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON)
     contact_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)

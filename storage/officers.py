@@ -1,7 +1,8 @@
 """Officer accounts, console sessions and API tokens (owned by triage/).
 
 Secrets are never stored as given: passwords as argon2 hashes, session and API tokens as
-SHA-256 digests, so a copy of the database does not let anyone sign in.
+SHA-256 digests, and the TOTP secret encrypted under the data keys, so a copy of the database
+does not let anyone sign in.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import Base
-from storage.types import utcnow
+from storage.types import EncryptedText, utcnow
 
 ROLES = ("officer", "manager", "admin")
 
@@ -33,7 +34,8 @@ class Officer(Base):
     password_history: Mapped[list[Any]] = mapped_column(default=list)
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
-    totp_secret: Mapped[str] = mapped_column(String(64))
+    # Encrypted: unlike a password hash, the TOTP secret itself is needed to check a code.
+    totp_secret: Mapped[str] = mapped_column(EncryptedText)
     # The last TOTP time step accepted: a code can be used once only.
     totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)

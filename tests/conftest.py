@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -11,6 +12,11 @@ from storage.db import Database
 from tests.fake_bot_api import FakeBotAPI
 from tests.support.botproc import BotProcess
 from tests.support.databases import PostgresTemplate, SqliteTemplate
+
+# A fixed data key (encryption at rest), set at import, before any database is opened: every
+# test and every bot process a test starts (they inherit os.environ) reads the same data.
+TEST_DATA_KEY = "M4NAeEf4IJT6U7UOIQaVL2ECFk76kUZXnR_30WDOsw4="
+os.environ["FRONTDOOR_DATA_KEYS"] = TEST_DATA_KEY
 
 
 @pytest.fixture(scope="session")

@@ -66,6 +66,7 @@ def summary(contact: Contact, c: Context, now: datetime) -> dict[str, Any]:
         "claim_expires_at": _iso(contact.claim_expires_at)
         if contact.status == "claimed" else None,
         "closed_at": _iso(contact.closed_at),
+        "safeguarding_hold": contact.safeguarding_hold,
         "sla": {"band": sla.band, "due_at": _iso(sla.due_at), "breached": sla.breached},
     }
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from flows.events import OUTBOX
 from storage.models import AuditEvent, ConsentRecord, Contact
 from storage.repo import audit, transcript
-from triage import accounts, handover_view, queue, replies
+from triage import accounts, handover_view, queue, replies, safeguards
 from triage.auth import Principal
 from triage.outcome import RAGS, Decision, OutcomeError, record, triage_block
 from triage.pdf import contact_pdf
@@ -35,6 +35,10 @@ MESSAGES = {
     "released": "The contact is back in the queue.",
     "claimed": "You now hold this contact.",
     "reassigned": "The contact has been reassigned.",
+    "kept": "The contact is kept for safeguarding: erasure and retention will not remove it.",
+    "hold_lifted": "The safeguarding hold is lifted: erasure and retention apply again.",
+    "blocked": "The sender is blocked. Their messages are not handled, except a danger "
+    "disclosure, which still reaches the queue.",
 }
 VIEWS = ("open", "mine", "closed")
 
@@ -54,6 +58,7 @@ async def _rows(request: web.Request, view: str) -> list[dict[str, Any]]:
             contacts = await queue.recently_closed(session, since=now - timedelta(days=7))
         else:
             contacts = await queue.open_contacts(session)
+        withdrawn = await safeguards.withdrawn_ids(session, [row.id for row in contacts])
     rows = []
     for contact in contacts:
         locality = c.profile.locality(contact.locality) if contact.locality else None
@@ -64,6 +69,7 @@ async def _rows(request: web.Request, view: str) -> list[dict[str, Any]]:
                 "age": now - contact.created_at,
                 "locality": locality.name if locality else (contact.locality or "not known"),
                 "expired": queue.claim_expired(contact, now),
+                "withdrawn": contact.id in withdrawn,
             }
         )
     return rows
@@ -165,6 +171,8 @@ async def _contact_page(request: web.Request, *, error: str = "",
         async with c.db.transaction() as session:
             officers = [o.username for o in await accounts.list_officers(session) if o.active]
     held_by_me = contact.status == "claimed" and contact.claimed_by == principal.username
+    async with c.db.transaction() as session:
+        kept = await safeguards.for_contact(session, contact, principal, now)
     return render(
         request,
         "contact.html",
@@ -191,6 +199,7 @@ async def _contact_page(request: web.Request, *, error: str = "",
         officers=officers,
         history=history,
         unsafe_to_contact=handover_view.unsafe_to_contact(contact.handover),
+        safeguards=kept,
         error=error,
         notice=MESSAGES.get(request.query.get("msg", ""), ""),
     )

@@ -80,6 +80,10 @@ SUMMARY: dict[str, Any] = {
         "claimed_by": NULLABLE_STR,
         "claim_expires_at": NULLABLE_TIME,
         "closed_at": NULLABLE_TIME,
+        "safeguarding_hold": {
+            "type": "boolean",
+            "description": "Kept for safeguarding (set and lifted in the console only): "
+                           "erasure and retention do not remove it."},
         "sla": {
             "type": "object",
             "required": ["band", "due_at", "breached"],

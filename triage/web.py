@@ -23,6 +23,7 @@ from triage import (
     console_admin,
     console_auth,
     console_reports,
+    console_safeguards,
     csrf,
     openapi,
 )
@@ -126,6 +127,11 @@ def console_app(context: Context) -> web.Application:
     r.add_post("/contacts/{reference}/reassign", console.reassign)
     r.add_post("/contacts/{reference}/triage", console.save_triage)
     r.add_post("/contacts/{reference}/reply", console.send_reply)
+    r.add_post("/contacts/{reference}/hold", console_safeguards.keep)
+    r.add_post("/contacts/{reference}/hold/lift", console_safeguards.lift)
+    r.add_post("/contacts/{reference}/block", console_safeguards.block)
+    r.add_get("/blocked", console_safeguards.blocked_page)
+    r.add_post(r"/blocked/{block_id:\d+}/unblock", console_safeguards.unblock)
     r.add_get("/handover", console_reports.handover_page)
     r.add_get("/handover.pdf", console_reports.handover_pdf_file)
     r.add_get("/figures", console_reports.figures_page)

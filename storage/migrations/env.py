@@ -9,6 +9,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+# Every module's tables on Base.metadata, so autogenerate compares all of them.
+from storage import abuse, holds, officers, web  # noqa: F401
 from storage.models import Base
 
 config = context.config

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from flows.engine import Engine
 from flows.events import EventBus
+from flows.intake import RateLimits
 from flows.processor import Processor
 from flows.types import Kind, Message, Reply
 from profiles import load_profile
@@ -19,6 +20,9 @@ from storage.db import Database
 from storage.models import Contact, Conversation
 
 _ids = itertools.count(1)
+# These tests type about a hundred messages a second; the real rate limit has its own tests
+# (tests/test_rate_limit.py), so here it is scaled far beyond any test's pace.
+MACHINE_SPEED = RateLimits.from_profile(load_profile(), factor=1000)
 
 
 class Chat:
@@ -34,7 +38,7 @@ class Chat:
         self.bus = EventBus()
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.processor = processor or Processor(db, Engine(load_profile(), analyse=analyse),
-                                                self.bus)
+                                                self.bus, limits=MACHINE_SPEED)
         for topic in ("contact.red", "contact.changed"):
             self.processor.bus.subscribe(topic, self._record(topic))
         self.last: Reply | None = None

@@ -43,7 +43,8 @@ from triage import web as triage_web
 PG_ADMIN_DSN = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/postgres"
 PASSWORD = "Correct-Horse-9!"
 TABLES = ("officer_sessions", "api_tokens", "officers", "consent_records", "turns", "contacts",
-          "outbox", "audit_events", "inbox", "conversations")
+          "outbox", "audit_events", "inbox", "conversations", "blocked_senders",
+          "sender_notices", "safeguarding_holds")
 
 
 async def _pg_admin(sql: str) -> None:

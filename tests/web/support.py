@@ -43,7 +43,9 @@ async def start_server(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     monkeypatch.setenv("FRONTDOOR_QUICK_EXIT_URL", f"{base}/neutral")
-    runtime = await build_runtime(Settings(database_url=database_url), migrate=False)
+    # A scripted person answers faster than anyone types (tests/test_rate_limit.py tests it).
+    runtime = await build_runtime(Settings(database_url=database_url, rate_limit_factor=1000),
+                                  migrate=False)
     app = build_app(runtime)
     if bot.web.WEB_CHAT not in app:
         bot.web.setup(app, runtime)  # until bot/app.py's build_app calls it itself
