@@ -55,7 +55,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         telegram = TelegramChannel(settings, runtime.processor)
         if telegram.webhook_mode:
             telegram.mount_webhook(app)
-        sender = OutboxSender(runtime.db, runtime.bus, CHANNEL, make_deliver(telegram.bot))
+        sender = OutboxSender(runtime.db, runtime.bus, CHANNEL, make_deliver(telegram.bot),
+                              lease=settings.outbox_lease)
         tasks.append(asyncio.create_task(sender.run(), name="telegram-sender"))
 
     runner = web.AppRunner(app, access_log=None)

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from bot.settings import Settings
 from flows.engine import Engine
 from flows.events import EventBus
+from flows.intake import RateLimits
 from flows.processor import Processor
 from profiles import Profile, load_profile
 from storage.db import Database
+from storage.keys import verify_sample
 from storage.migrate import upgrade
 
 
@@ -35,9 +37,11 @@ async def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
     nlu.load()  # pay the model load once, at start-up, not in someone's first message
     profile = load_profile(settings.profile)
     db = Database(settings.database_url)
+    await verify_sample(db)  # a wrong data key stops here, with the operator's message
     bus = EventBus()
     engine = Engine(profile)
-    return Runtime(settings, db, profile, bus, engine, Processor(db, engine, bus))
+    limits = RateLimits.from_profile(profile, settings.rate_limit_factor)
+    return Runtime(settings, db, profile, bus, engine, Processor(db, engine, bus, limits=limits))
 
 
 # Libraries that log queries, parameters or update bodies at DEBUG/INFO: never below WARNING,

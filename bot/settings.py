@@ -26,6 +26,8 @@ class Settings:
     alert_chat_id: str = ""
     secret_key: str = field(default="", repr=False)
     log_level: str = "INFO"
+    outbox_lease: float = 60.0
+    rate_limit_factor: float = 1.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -41,6 +43,8 @@ class Settings:
             alert_chat_id=_env("ALERT_CHAT_ID"),
             secret_key=_env("FRONTDOOR_SECRET_KEY"),
             log_level=_env("FRONTDOOR_LOG_LEVEL", "INFO").upper(),
+            outbox_lease=float(_env("FRONTDOOR_OUTBOX_LEASE", "60")),
+            rate_limit_factor=float(_env("FRONTDOOR_RATE_LIMIT_FACTOR", "1")),
         )
 
     @property
@@ -60,8 +64,14 @@ ENVIRONMENT = {
     "FRONTDOOR_HOST": "web server address (default 127.0.0.1)",
     "FRONTDOOR_PORT": "web server port (default 8080)",
     "ALERT_CHAT_ID": "Telegram chat that receives duty alerts for red contacts",
-    "FRONTDOOR_SECRET_KEY": "key for sessions and encryption (generated per run when empty)",
+    "FRONTDOOR_DATA_KEYS": "data keys for encryption at rest, comma-separated, newest first "
+    "(`frontdoor keys generate`); required on PostgreSQL, a key file beside SQLite otherwise",
+    "FRONTDOOR_SECRET_KEY": "not used today; never used for data (it changes every start)",
     "FRONTDOOR_LOG_LEVEL": "log level (default INFO)",
+    "FRONTDOOR_OUTBOX_LEASE": "seconds a worker holds a claim on replies it sends; a crashed "
+    "worker's are re-sent after this (default 60)",
+    "FRONTDOOR_RATE_LIMIT_FACTOR": "multiplies the profile's per-conversation rate limits "
+    "(default 1; only for load and end-to-end tests that type at machine speed)",
     "FRONTDOOR_QUICK_EXIT_URL": "where 'Leave this site' goes (default https://www.bbc.co.uk/weather)",
     "FRONTDOOR_COOKIE_SECURE": "console cookies are Secure unless 0 (plain http beyond localhost)",
 }

@@ -8,11 +8,14 @@ offset) only after it is safely stored. In webhook mode the HTTP 200 is sent aft
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
-from aiogram import Bot, Dispatcher, F, Router
+from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ChatType
@@ -26,7 +29,7 @@ from bot.settings import Settings
 from flows.commands import COMMANDS, MENU
 from flows.i18n import available_languages, translator
 from flows.processor import Processor
-from flows.types import Kind, Message
+from flows.types import Flag, Kind, Message, Reply
 
 log = logging.getLogger("frontdoor.telegram")
 
@@ -37,6 +40,31 @@ UNSUPPORTED_CONTENT = (
     "sticker", "photo", "voice", "video", "video_note", "audio", "document", "animation",
     "location", "contact", "poll", "dice", "venue", "game", "story",
 )
+
+
+def _response_types() -> tuple[type, ...]:
+    """aiogram parses every Bot API answer as `Response[<method's result type>]`. pydantic
+    caches such classes only weakly, so after a garbage collection each one is rebuilt (about
+    5 ms of schema building, some 8% of the bot's CPU under load). Holding the ones this bot
+    uses keeps them built."""
+    from aiogram import methods
+    from aiogram.methods.base import Response
+
+    used = (
+        methods.GetUpdates,
+        methods.SendMessage,
+        methods.AnswerCallbackQuery,
+        methods.EditMessageReplyMarkup,
+        methods.SetMyCommands,
+        methods.DeleteWebhook,
+        methods.SetWebhook,
+        methods.GetMe,
+    )
+    generic: Any = Response  # parametrised at run time, as aiogram does
+    return tuple(generic[m.__returning__] for m in used)
+
+
+_RESPONSE_TYPES = _response_types()
 
 
 def make_bot(settings: Settings) -> Bot:
@@ -53,35 +81,54 @@ def _neutral(tg: TgMessage, update: Update, kind: Kind, **fields: Any) -> Messag
     )
 
 
-def build_router(processor: Processor) -> Router:
-    """Private chats only: a family's conversation is never in a group."""
-    router = Router(name="frontdoor")
-    router.message.filter(F.chat.type == ChatType.PRIVATE)
-    router.edited_message.filter(F.chat.type == ChatType.PRIVATE)
+# Filters are coroutines on purpose: aiogram runs a plain function, magic F filters included,
+# in a worker thread (asyncio.to_thread), two or three thread hops for every update.
+async def _private(message: TgMessage) -> bool:
+    return message.chat.type == ChatType.PRIVATE
 
-    @router.message(F.text.startswith("/"))
+
+async def _command_like(message: TgMessage) -> bool:
+    return bool(message.text and message.text.startswith("/"))
+
+
+async def _has_text(message: TgMessage) -> bool:
+    return bool(message.text)
+
+
+def build_router(processor: Processor, *, hold: bool = True) -> Router:
+    """Private chats only: a family's conversation is never in a group.
+
+    `hold=False` (webhooks): while the database is away an update is refused, so Telegram
+    delivers it again, in order, to whichever worker is next (see Processor.accept).
+    """
+    router = Router(name="frontdoor")
+    accept = partial(processor.accept, hold=hold)
+    router.message.filter(_private)
+    router.edited_message.filter(_private)
+
+    @router.message(_command_like)
     async def on_command(message: TgMessage, event_update: Update) -> None:
         head, _, arg = (message.text or "").partition(" ")
         name = head[1:].split("@", 1)[0].lower()
         if name in COMMANDS:
-            await processor.accept(_neutral(message, event_update, Kind.COMMAND,
+            await accept(_neutral(message, event_update, Kind.COMMAND,
                                             command=name, text=arg.strip()))
         else:
-            await processor.accept(_neutral(message, event_update, Kind.TEXT,
+            await accept(_neutral(message, event_update, Kind.TEXT,
                                             text=message.text or ""))
 
-    @router.message(F.text)
+    @router.message(_has_text)
     async def on_text(message: TgMessage, event_update: Update) -> None:
-        await processor.accept(_neutral(message, event_update, Kind.TEXT, text=message.text or ""))
+        await accept(_neutral(message, event_update, Kind.TEXT, text=message.text or ""))
 
     @router.message()
     async def on_other(message: TgMessage, event_update: Update) -> None:
         detail = next((c for c in UNSUPPORTED_CONTENT if getattr(message, c, None)), "other")
-        await processor.accept(_neutral(message, event_update, Kind.UNSUPPORTED, detail=detail))
+        await accept(_neutral(message, event_update, Kind.UNSUPPORTED, detail=detail))
 
     @router.edited_message()
     async def on_edit(message: TgMessage, event_update: Update) -> None:
-        await processor.accept(_neutral(message, event_update, Kind.EDITED,
+        await accept(_neutral(message, event_update, Kind.EDITED,
                                         text=message.text or ""))
 
     @router.callback_query()
@@ -91,20 +138,34 @@ def build_router(processor: Processor) -> Router:
             await query.answer()
             return
         user = query.from_user
-        await processor.accept(Message(
+        await accept(Message(
             channel=CHANNEL, chat=str(chat.id), kind=Kind.CHOICE, choice=query.data or "",
             language=(user.language_code or "").split("-")[0] if user else None,
             external_id=str(event_update.update_id),
         ))
-        try:
-            await query.answer()
-            if query.message is not None:
-                # Buttons of an answered question can't be pressed again by mistake.
-                await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
-        except TelegramAPIError:
-            pass  # cosmetic; the answer is already stored
+        # Off the update loop: updates are taken one batch at a time, and two Bot API round
+        # trips per button press would hold up everyone else's messages in the batch.
+        task = asyncio.get_running_loop().create_task(_settle_button(query))
+        _settling.add(task)
+        task.add_done_callback(_settling.discard)
 
     return router
+
+
+_settling: set[asyncio.Task[None]] = set()
+
+
+async def _settle_button(query: CallbackQuery) -> None:
+    """Stop the spinner on the pressed button and remove the answered question's buttons, so
+    they can't be pressed again by mistake. Cosmetic: the answer is already stored."""
+    try:
+        await query.answer()
+        if query.message is not None:
+            await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+    except TelegramAPIError:
+        pass
+    except Exception as exc:  # a closed session at shutdown, say: never an unhandled task error
+        log.warning("could not settle a button press (%s)", type(exc).__name__)
 
 
 class TelegramChannel:
@@ -113,8 +174,10 @@ class TelegramChannel:
     def __init__(self, settings: Settings, processor: Processor) -> None:
         self.settings = settings
         self.bot = make_bot(settings)
-        self.dispatcher = Dispatcher()
-        self.dispatcher.include_router(build_router(processor))
+        # The conversation's state lives in the database; aiogram's FSM would only add a
+        # storage lookup to every update.
+        self.dispatcher = Dispatcher(disable_fsm=True)
+        self.dispatcher.include_router(build_router(processor, hold=not self.webhook_mode))
         self.webhook_secret = settings.webhook_secret or secrets.token_urlsafe(32)
 
     @property
@@ -166,6 +229,8 @@ class TelegramChannel:
 # --- delivery ------------------------------------------------------------------------------
 
 TELEGRAM_LIMIT = 4096
+# Well inside the outbox lease (bot/outbox.py), so a slow send never outlives its claim.
+SEND_TIMEOUT = 10
 
 
 def _chunks(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
@@ -183,6 +248,14 @@ def _chunks(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     return [p for p in parts if p]
 
 
+def _rest(reply: Reply, chunks: list[str], sent: int) -> Reply | None:
+    """The parts not yet sent, as a reply of their own (its warning sign went with part one)."""
+    if sent == 0:
+        return None
+    return replace(reply, text="\n\n".join(chunks[sent:]),
+                   flags=reply.flags - {Flag.EMERGENCY, Flag.URGENT})
+
+
 def make_deliver(bot: Bot) -> Any:
     """Telegram's `deliver(chat, reply)` for the OutboxSender."""
     from aiogram.exceptions import (
@@ -194,7 +267,6 @@ def make_deliver(bot: Bot) -> Any:
     from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
     from bot.outbox import RetryLater, Undeliverable
-    from flows.types import Flag, Reply
 
     async def deliver(chat: str, reply: Reply) -> None:
         markup = None
@@ -207,21 +279,25 @@ def make_deliver(bot: Bot) -> Any:
         if Flag.EMERGENCY in reply.flags or Flag.URGENT in reply.flags:
             text = "⚠️ " + text
         chunks = _chunks(text) or [" "]
+        sent = 0
         try:
             for n, chunk in enumerate(chunks):
                 await bot.send_message(
                     chat_id=int(chat) if chat.lstrip("-").isdigit() else chat, text=chunk,
                     reply_markup=markup if n == len(chunks) - 1 else None,
+                    request_timeout=SEND_TIMEOUT,
                 )
+                sent = n + 1
         except TelegramRetryAfter as exc:
-            raise RetryLater(float(exc.retry_after), "rate limited") from exc
+            raise RetryLater(float(exc.retry_after), "rate limited",
+                             remainder=_rest(reply, chunks, sent)) from exc
         except (TelegramServerError, TelegramNetworkError) as exc:
-            raise RetryLater(2.0, type(exc).__name__) from exc
+            raise RetryLater(2.0, type(exc).__name__, remainder=_rest(reply, chunks, sent)) from exc
         except TelegramForbiddenError as exc:
             raise Undeliverable("bot blocked by the user") from exc
         except TelegramBadRequest as exc:
             if "chat not found" in str(exc).lower():
                 raise Undeliverable("chat not found") from exc
-            raise RetryLater(30.0, "bad request") from exc
+            raise RetryLater(30.0, "bad request", remainder=_rest(reply, chunks, sent)) from exc
 
     return deliver

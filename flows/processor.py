@@ -17,12 +17,13 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flows import events
+from flows import events, intake
 from flows.engine import Engine
 from flows.i18n import N_, available_languages, translator
+from flows.intake import RateLimits
 from flows.render import base_params, fill
 from flows.types import Flag, Message, Reply
-from storage import repo
+from storage import abuse, repo
 from storage.db import Database
 from storage.models import Conversation, InboxItem
 from storage.types import utcnow
@@ -32,13 +33,31 @@ log = logging.getLogger("frontdoor.processor")
 MAX_ATTEMPTS = 3
 SPOOL_LIMIT = 10_000  # messages held in memory while the database is away
 DATABASE_DOWN = (OperationalError, DBAPIError, OSError, TimeoutError)
+UNAVAILABLE_EVERY = 60.0  # seconds between "we're away" notices to a chat whose updates bounce
+# What a refused sender is told (flows/intake.py), always with the emergency numbers.
+_NOTICES = {
+    "rate": N_(
+        "You're sending messages very fast, so I couldn't take your last one. Please wait a "
+        "minute, then send it again. Your earlier answers are safe.\n\nIf a child is in "
+        "danger, call {emergency} now. The hub is there 24 hours a day on {hub_phone}."),
+    "blocked": N_(
+        "The {hub_name} has paused messages from this chat, so I can't carry on here.\n\n"
+        "If you need the hub, phone {hub_phone}. They are there 24 hours a day. If a child "
+        "is in danger right now, call {emergency}."),
+}
+
+
+class DatabaseAway(Exception):
+    """The message was not stored; the platform must deliver it again later."""
 
 
 class Processor:
-    def __init__(self, db: Database, engine: Engine, bus: events.EventBus) -> None:
+    def __init__(self, db: Database, engine: Engine, bus: events.EventBus, *,
+                 limits: RateLimits | None = None) -> None:
         self.db = db
         self.engine = engine
         self.bus = bus
+        self.limits = limits or RateLimits.from_profile(engine.profile)
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._scheduled: set[tuple[str, str]] = set()
         self._again: set[tuple[str, str]] = set()  # new work arrived while draining
@@ -46,41 +65,102 @@ class Processor:
         self._wake = asyncio.Event()
         self._spool: list[Message] = []
         self._spool_task: asyncio.Task[None] | None = None
+        self._told: dict[tuple[str, str], float] = {}  # when a chat was told we're away
 
     # --- intake -------------------------------------------------------------------------
 
-    async def accept(self, message: Message) -> bool:
-        """Store an inbound message. False when the platform sent the same update again."""
+    async def accept(self, message: Message, *, hold: bool = True) -> bool:
+        """Store an inbound message. False when the platform sent the same update again.
+
+        While the database is away a message is held in memory (`hold`), or, for a platform
+        that re-sends what it could not deliver (webhooks, several workers), refused with
+        DatabaseAway: one worker's memory can't keep a person's messages in order when the
+        next one reaches another worker. Either way the person is told at once.
+        """
         item = InboxItem(channel=message.channel, chat=message.chat,
                          external_id=message.external_id, payload=message.to_json())
-        if self._spool:  # keep order: while anything waits, new messages queue behind it
+        if self._spool and hold:  # keep order: while anything waits, new messages queue behind
             self._hold(message)
             return True
+        admitted = True
         try:
             async with self.db.transaction() as session:
-                session.add(item)
+                admitted = await self._admit(session, message)
+                if admitted:
+                    session.add(item)
         except IntegrityError:
             log.info("duplicate update ignored (channel=%s)", message.channel)
             return False
         except DATABASE_DOWN as exc:
+            if not hold:
+                log.error("database unavailable; a message refused for redelivery (%s)",
+                          type(exc).__name__)
+                self._tell_unavailable(message, throttle=True)
+                raise DatabaseAway("database unavailable") from exc
             log.error("database unavailable; holding a message (%s)", type(exc).__name__)
             self._hold(message)
             return True
+        if not admitted:  # not stored; any notice to the person is in the outbox
+            self.bus.emit(events.OUTBOX, {"channel": message.channel})
+            return True
+        self._told.pop((message.channel, message.chat), None)
         self.schedule(message.channel, message.chat)
         return True
+
+    async def _admit(self, session: AsyncSession, message: Message) -> bool:
+        """The rate limit and blocks (flows/intake.py): one indexed query when all is well.
+
+        A refused message is still risk-checked; immediate or urgent gets in regardless.
+        Otherwise the person gets a kind notice with the emergency numbers, once a window.
+        """
+        now = utcnow()
+        status = await abuse.sender_status(session, message.channel, message.chat, now=now,
+                                           burst_seconds=self.limits.burst_seconds)
+        verdict = intake.judge(self.limits, recent=status.recent,
+                               last_minute=status.last_minute, block_id=status.block_id)
+        if not verdict.refused:
+            return True
+        language = await abuse.sender_language(session, message.channel, message.chat)
+        risk = intake.escalates(message, language, self.engine.analyse)
+        if risk is not None:
+            if verdict.block_id is not None:
+                await repo.audit(session, "system", "blocked_sender_risk",
+                                 detail={"block": verdict.block_id, "urgency": risk})
+            log.warning("refused sender let in for a %s risk (channel=%s, blocked=%s)",
+                        risk, message.channel, verdict.block_id is not None)
+            return True
+        log.info("message refused (channel=%s, reason=%s)", message.channel,
+                 verdict.notice_kind)
+        if await abuse.claim_notice(session, message.channel, message.chat,
+                                    verdict.notice_kind, now=now,
+                                    every=intake.notice_window(self.limits, verdict)):
+            await repo.enqueue_reply(session, message.channel, message.chat,
+                                     self._urgent_notice(language or message.language,
+                                                         _NOTICES[verdict.notice_kind]))
+        return False
 
     def _hold(self, message: Message) -> None:
         """The database is away: keep the message, and tell the person straight away."""
         if len(self._spool) < SPOOL_LIMIT:
             self._spool.append(message)
+        self._tell_unavailable(message)
+        if self._spool_task is None or self._spool_task.done():
+            self._spool_task = asyncio.get_running_loop().create_task(self._unspool())
+
+    def _tell_unavailable(self, message: Message, *, throttle: bool = False) -> None:
+        """Straight to the platform, no database needed. `throttle`: once a minute per chat,
+        since a refused update comes back again and again until the database is back."""
+        key = (message.channel, message.chat)
+        now = asyncio.get_running_loop().time()
+        if throttle and now - self._told.get(key, -UNAVAILABLE_EVERY) < UNAVAILABLE_EVERY:
+            return
+        self._told[key] = now
         notice = self._urgent_notice(message.language, N_(
             "Sorry, I can't save messages right now because of a problem on our side. I'm "
             "keeping yours and will answer as soon as I can.\n\nIf a child is in danger, "
             "call {emergency} now. The hub is there 24 hours a day on {hub_phone}."))
         self.bus.emit(events.UNAVAILABLE, {"channel": message.channel, "chat": message.chat,
                                            "reply": notice})
-        if self._spool_task is None or self._spool_task.done():
-            self._spool_task = asyncio.get_running_loop().create_task(self._unspool())
 
     def _urgent_notice(self, language: str | None, message: str) -> Reply:
         """A kind message about a problem on our side, always with the emergency numbers."""
@@ -135,14 +215,16 @@ class Processor:
                 self._locks.pop(key, None)
 
     async def _process_next(self, channel: str, chat: str) -> bool:
-        """Handle the oldest unprocessed message of one chat. False when none is left."""
+        """Handle the oldest unprocessed message of one chat. True when another one waits."""
         events_out: list[tuple[str, dict[str, object]]] = []
+        item_id: int | None = None
         try:
             async with self.db.transaction() as session:
                 await self._chat_lock(session, channel, chat)
-                item = await _oldest_pending(session, channel, chat)
+                item, more = await _pending_head(session, channel, chat)
                 if item is None:
                     return False
+                item_id = item.id
                 message = Message.from_json(item.payload)
                 conv = await self._conversation(session, message)
                 result = await self.engine.handle(session, conv, message)
@@ -154,12 +236,14 @@ class Processor:
                     item.payload = {"processed": True}  # the words live in the turn log only
                 events_out = result.events
         except Exception:
-            await self._failed(channel, chat)
+            if item_id is None:
+                raise  # not even a message read: the database is away; the sweep retries
+            await self._failed(channel, chat, item_id)
             return True
         for topic, event in events_out:
             self.bus.emit(topic, event)
         self.bus.emit(events.OUTBOX, {"channel": channel})
-        return True
+        return more
 
     async def _chat_lock(self, session: AsyncSession, channel: str, chat: str) -> None:
         """Several workers on one PostgreSQL: one chat's messages are handled one at a time."""
@@ -181,12 +265,15 @@ class Processor:
             await session.flush()
         return conv
 
-    async def _failed(self, channel: str, chat: str) -> None:
-        """A turn that keeps failing: tell the person kindly, keep their answers, move on."""
+    async def _failed(self, channel: str, chat: str, item_id: int) -> None:
+        """A turn that keeps failing: tell the person kindly, keep their answers, move on.
+
+        Under the chat's lock and by id: another worker may have handled it meanwhile."""
         log.exception("a turn failed (channel=%s)", channel)
         async with self.db.transaction() as session:
-            item = await _oldest_pending(session, channel, chat)
-            if item is None:
+            await self._chat_lock(session, channel, chat)
+            item = await session.get(InboxItem, item_id)
+            if item is None or item.processed_at is not None:
                 return
             item.attempts += 1
             if item.attempts < MAX_ATTEMPTS:
@@ -231,11 +318,13 @@ class Processor:
 
     async def purge(self) -> None:
         """Retention: drafts idle 30 days, closed contacts past the profile's period (unless
-        held for safeguarding), and the words in processed inbox rows."""
+        held for safeguarding), and the words in processed inbox rows. Every worker runs
+        this; they take turns, so the second finds nothing left instead of deleting twice."""
         profile = self.engine.profile
         cutoff = utcnow() - timedelta(days=profile.draft_retention_days)
         closed_cutoff = utcnow() - timedelta(days=profile.closed_retention_days)
         async with self.db.transaction() as session:
+            await repo.xact_lock(session, repo.LOCK_PURGE, 0)
             removed = await repo.purge_expired_drafts(session, cutoff)
             erased = await repo.purge_closed_contacts(session, closed_cutoff)
             await session.execute(
@@ -251,6 +340,20 @@ class Processor:
         """Wait until nothing is scheduled (tests and graceful shutdown)."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=within)
+
+
+async def _pending_head(session: AsyncSession, channel: str,
+                        chat: str) -> tuple[InboxItem | None, bool]:
+    """The oldest unprocessed message and whether another waits behind it, so draining a chat
+    needs no extra transaction (a write lock on SQLite) just to learn that it is done. A message
+    stored meanwhile still gets its turn: `schedule` marks the chat to be drained again."""
+    rows = (await session.scalars(
+        select(InboxItem)
+        .where(InboxItem.channel == channel, InboxItem.chat == chat,
+               InboxItem.processed_at.is_(None))
+        .order_by(InboxItem.id).limit(2)
+    )).all()
+    return (rows[0] if rows else None), len(rows) > 1
 
 
 async def _oldest_pending(session: AsyncSession, channel: str, chat: str) -> InboxItem | None:

@@ -7,10 +7,12 @@ together or not at all.
 from __future__ import annotations
 
 import secrets
+import zlib
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -111,25 +113,98 @@ async def pending_outbox(
     return list((await session.scalars(stmt)).all())
 
 
+# Advisory lock namespaces (the two-int form; the processor's per-chat locks use the one-bigint
+# form, a separate key space).
+LOCK_OUTBOX_CLAIM = 1
+LOCK_ALERT = 2
+LOCK_PURGE = 3
+
+
+async def xact_lock(session: AsyncSession, namespace: int, key: int) -> None:
+    """Serialise a short transaction across workers on PostgreSQL (SQLite's BEGIN IMMEDIATE
+    already serialises every writer)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"),
+                              {"ns": namespace, "key": key})
+
+
+async def claim_outbox(
+    session: AsyncSession, channel: str, *, lease: float, chats: int = 100,
+    only: Collection[str] | None = None, now: datetime | None = None,
+) -> list[OutboxItem]:
+    """Claim every unsent reply of up to `chats` chats for one worker, oldest first.
+
+    A chat is claimable only when its oldest unsent reply is due: one that waits for a retry
+    or is leased by another worker holds back the whole chat, so replies never overtake each
+    other. The claim is a lease (`next_attempt_at` moved `lease` seconds on): a worker that
+    dies mid-send loses it, and another worker re-sends at most what was in flight.
+    `only`: the chats this worker can reach (a web chat window is open on one worker only).
+    """
+    if only is not None and not only:
+        return []
+    now = now or utcnow()
+    await xact_lock(session, LOCK_OUTBOX_CLAIM, zlib.crc32(channel.encode()) - 2**31)
+    unsent: list[ColumnElement[bool]] = [OutboxItem.sent_at.is_(None),
+                                         OutboxItem.channel == channel]
+    if only is not None:
+        unsent.append(OutboxItem.chat.in_(list(only)))
+    heads = (
+        select(OutboxItem.chat, func.min(OutboxItem.id).label("head_id"))
+        .where(*unsent).group_by(OutboxItem.chat).subquery()
+    )
+    due_chats = list((await session.scalars(
+        select(heads.c.chat)
+        .join(OutboxItem, OutboxItem.id == heads.c.head_id)
+        .where(OutboxItem.next_attempt_at <= now)
+        .order_by(heads.c.head_id).limit(chats)
+    )).all())
+    if not due_chats:
+        return []
+    items = list((await session.scalars(
+        select(OutboxItem).where(*unsent, OutboxItem.chat.in_(due_chats)).order_by(OutboxItem.id)
+    )).all())
+    await session.execute(
+        update(OutboxItem).where(OutboxItem.id.in_([i.id for i in items]))
+        .values(next_attempt_at=now + timedelta(seconds=lease))
+    )
+    return items
+
+
+async def release_outbox(session: AsyncSession, item_ids: list[int]) -> None:
+    """Hand claimed but unsent replies back (they stay behind their chat's oldest)."""
+    if item_ids:
+        await session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id.in_(item_ids), OutboxItem.sent_at.is_(None))
+            .values(next_attempt_at=utcnow())
+        )
+
+
 async def mark_sent(session: AsyncSession, item_id: int) -> None:
     """Sent: the words are dropped here (the turn log keeps them), so the outbox holds no
     personal data once delivered."""
     await session.execute(
         update(OutboxItem).where(OutboxItem.id == item_id)
         .values(sent_at=utcnow(), payload={"sent": True})
+        .execution_options(synchronize_session=False)
     )
 
 
-async def mark_failed(session: AsyncSession, item_id: int, error: str, delay: float) -> None:
-    await session.execute(
-        update(OutboxItem)
-        .where(OutboxItem.id == item_id)
-        .values(
-            attempts=OutboxItem.attempts + 1,
-            last_error=error[:200],
-            next_attempt_at=utcnow() + timedelta(seconds=delay),
-        )
-    )
+async def mark_failed(
+    session: AsyncSession, item_id: int, error: str, delay: float,
+    *, remainder: Reply | None = None,
+) -> None:
+    """Try again after `delay` seconds; `remainder` is what is still to send when part of a
+    long reply already went out (a retry must not repeat it)."""
+    values: dict[str, Any] = {
+        "attempts": OutboxItem.attempts + 1,
+        "last_error": error[:200],
+        "next_attempt_at": utcnow() + timedelta(seconds=delay),
+    }
+    if remainder is not None:
+        values["payload"] = remainder.to_json()
+    await session.execute(update(OutboxItem).where(OutboxItem.id == item_id).values(**values)
+                          .execution_options(synchronize_session=False))
 
 
 async def contact_by_reference(session: AsyncSession, reference: str) -> Contact | None:

@@ -3,7 +3,9 @@
 The alert carries the reference, urgency, locality and language only — never a name, an
 address or what was said — because a duty chat is read on phones, in public, by several
 people. A sweeper re-sends any red contact whose alert was lost (say, a crash between the
-engine's commit and the signal); the database, not the signal, is the truth.
+engine's commit and the signal); the database, not the signal, is the truth. Every worker
+runs a sweeper; a lock per contact makes the check and the alert one step, so each red contact
+(and each rise in its urgency) alerts the duty chat once.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from flows.types import Reply
 from profiles import Profile
 from storage.db import Database
 from storage.models import AuditEvent, Contact
-from storage.repo import audit, enqueue_reply
+from storage.repo import LOCK_ALERT, audit, enqueue_reply, xact_lock
 from storage.types import utcnow
 from triage.handover_view import language_name
 from triage.sse import RED_SWEPT
@@ -76,9 +78,16 @@ class Alerts:
         )
 
     async def alert(self, *, contact_id: int, reference: str, urgency: str,
-                    locality: str | None, language: str | None) -> None:
+                    locality: str | None, language: str | None) -> bool:
+        """Alert once per contact and urgency; False when another worker (or a repeated
+        signal) already did. A rise from urgent to immediate alerts again."""
         chat = self.settings.alert_chat_id
         async with self.db.transaction() as session:
+            await xact_lock(session, LOCK_ALERT, contact_id)  # workers check-and-write in turn
+            earlier = (await session.scalars(select(AuditEvent.detail).where(
+                AuditEvent.contact_id == contact_id, AuditEvent.action == "alert"))).all()
+            if any(d.get("urgency") == urgency for d in earlier):
+                return False
             detail: dict[str, Any] = {"urgency": urgency}
             if chat:
                 item = await enqueue_reply(
@@ -95,6 +104,7 @@ class Alerts:
         elif not self._warned:
             self._warned = True
             log.warning("ALERT_CHAT_ID is not set: red contacts alert the console only")
+        return True
 
     async def sweep_once(self) -> int:
         """Alert every recent, unclaimed red contact that has no alert yet."""
@@ -111,16 +121,19 @@ class Alerts:
         )
         async with self.db.transaction() as session:
             missed = list((await session.scalars(stmt)).all())
+        swept = 0
         for contact in missed:
-            await self.alert(contact_id=contact.id, reference=contact.reference,
-                             urgency=contact.urgency, locality=contact.locality,
-                             language=contact.language)
+            if not await self.alert(contact_id=contact.id, reference=contact.reference,
+                                    urgency=contact.urgency, locality=contact.locality,
+                                    language=contact.language):
+                continue  # another worker's sweeper got there first
+            swept += 1
             self.bus.emit(RED_SWEPT, {"contact_id": contact.id, "reference": contact.reference,
                                       "urgency": contact.urgency, "locality": contact.locality,
                                       "language": contact.language})
-        if missed:
-            log.warning("alert sweeper re-sent %d missed red alert(s)", len(missed))
-        return len(missed)
+        if swept:
+            log.warning("alert sweeper re-sent %d missed red alert(s)", swept)
+        return swept
 
     def start_sweeper(self) -> None:
         if self._sweeper is None and self.sweep_seconds > 0:

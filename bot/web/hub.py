@@ -102,6 +102,10 @@ class Hub:
     def windows(self, chat: str) -> list[Connection]:
         return list(self._chats.get(chat, ()))
 
+    def chats(self) -> list[str]:
+        """Chats with a window open here: the only ones this worker can deliver to."""
+        return list(self._chats)
+
     @property
     def open_windows(self) -> int:
         return sum(len(windows) for windows in self._chats.values())

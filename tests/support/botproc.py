@@ -37,6 +37,8 @@ class BotProcess:
             "TELEGRAM_API_URL": api_url,
             "FRONTDOOR_PORT": str(self.port),
             "FRONTDOOR_LOG_LEVEL": "INFO",
+            # The fake users type at machine speed; tests/test_rate_limit.py tests the limit.
+            "FRONTDOOR_RATE_LIMIT_FACTOR": "1000",
             **env,
         }
         self.log_path = log_path
