@@ -86,6 +86,10 @@ class Profile:
         return int(self.raw["closed_retention_days"])
 
     @property
+    def delivery_log_retention_days(self) -> int:
+        return int(self.raw["delivery_log_retention_days"])
+
+    @property
     def status_visible_days(self) -> int:
         return int(self.raw["status_visible_days"])
 
