@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/frontdoor.sqlite3"
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
@@ -24,7 +24,6 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     alert_chat_id: str = ""
-    secret_key: str = field(default="", repr=False)
     log_level: str = "INFO"
     outbox_lease: float = 60.0
     rate_limit_factor: float = 1.0
@@ -41,7 +40,6 @@ class Settings:
             host=_env("FRONTDOOR_HOST", "127.0.0.1"),
             port=int(_env("FRONTDOOR_PORT", "8080")),
             alert_chat_id=_env("ALERT_CHAT_ID"),
-            secret_key=_env("FRONTDOOR_SECRET_KEY"),
             log_level=_env("FRONTDOOR_LOG_LEVEL", "INFO").upper(),
             outbox_lease=float(_env("FRONTDOOR_OUTBOX_LEASE", "60")),
             rate_limit_factor=float(_env("FRONTDOOR_RATE_LIMIT_FACTOR", "1")),
@@ -66,7 +64,6 @@ ENVIRONMENT = {
     "ALERT_CHAT_ID": "Telegram chat that receives duty alerts for red contacts",
     "FRONTDOOR_DATA_KEYS": "data keys for encryption at rest, comma-separated, newest first "
     "(`frontdoor keys generate`); required on PostgreSQL, a key file beside SQLite otherwise",
-    "FRONTDOOR_SECRET_KEY": "not used today; never used for data (it changes every start)",
     "FRONTDOOR_LOG_LEVEL": "log level (default INFO)",
     "FRONTDOOR_OUTBOX_LEASE": "seconds a worker holds a claim on replies it sends; a crashed "
     "worker's are re-sent after this (default 60)",

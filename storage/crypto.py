@@ -7,8 +7,8 @@ first, restart, run `frontdoor keys rotate`, then drop the old key.
 
 The embedded SQLite default keeps a generated key in a file beside the database (mode 0600),
 so `frontdoor run` on a fresh machine just works and its data survives a restart. PostgreSQL
-never falls back to a file: production keys belong to the operator's secret store.
-FRONTDOOR_SECRET_KEY is deliberately not used, since it is random per start.
+never falls back to a file: production keys belong to the operator's secret store. A key
+that changed at every start (as a random per-run secret would) would make the data unreadable.
 
 Keys are never logged or put in an error message; messages name where the keys came from.
 """
