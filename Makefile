@@ -32,6 +32,7 @@ i18n: install
 
 bench: install
 	$(PY) benchmarks/nlu_bench.py
+	$(PY) benchmarks/load_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

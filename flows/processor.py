@@ -13,7 +13,7 @@ import logging
 import zlib
 from datetime import timedelta
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +23,7 @@ from flows.i18n import N_, available_languages, translator
 from flows.intake import RateLimits
 from flows.render import base_params, fill
 from flows.types import Flag, Message, Reply
-from storage import abuse, repo
+from storage import abuse, repo, retention
 from storage.db import Database
 from storage.models import Conversation, InboxItem
 from storage.types import utcnow
@@ -318,8 +318,9 @@ class Processor:
 
     async def purge(self) -> None:
         """Retention: drafts idle 30 days, closed contacts past the profile's period (unless
-        held for safeguarding), and the words in processed inbox rows. Every worker runs
-        this; they take turns, so the second finds nothing left instead of deleting twice."""
+        held for safeguarding), and handled inbox/outbox rows and ended officer sessions
+        (storage/retention.py). Every worker runs this; they take turns, so the second finds
+        nothing left instead of deleting twice."""
         profile = self.engine.profile
         cutoff = utcnow() - timedelta(days=profile.draft_retention_days)
         closed_cutoff = utcnow() - timedelta(days=profile.closed_retention_days)
@@ -327,14 +328,15 @@ class Processor:
             await repo.xact_lock(session, repo.LOCK_PURGE, 0)
             removed = await repo.purge_expired_drafts(session, cutoff)
             erased = await repo.purge_closed_contacts(session, closed_cutoff)
-            await session.execute(
-                update(InboxItem)
-                .where(InboxItem.processed_at.is_not(None),
-                       InboxItem.received_at < utcnow() - timedelta(days=1))
-                .values(payload={})
-            )
+            plumbing = await retention.purge_delivery_log(
+                session, now=utcnow(), delivery_log_days=profile.delivery_log_retention_days,
+                undelivered_days=profile.draft_retention_days)
         if removed or erased:
             log.info("retention: %d drafts deleted, %d closed contacts erased", removed, erased)
+        if plumbing:
+            log.info("retention: %d inbox rows, %d sent and %d undelivered replies, %d officer "
+                     "sessions deleted", plumbing.inbox, plumbing.outbox_sent,
+                     plumbing.outbox_unsent, plumbing.sessions)
 
     async def idle(self, within: float = 10.0) -> None:
         """Wait until nothing is scheduled (tests and graceful shutdown)."""
@@ -342,24 +344,21 @@ class Processor:
             await asyncio.wait(set(self._tasks), timeout=within)
 
 
-async def _pending_head(session: AsyncSession, channel: str,
-                        chat: str) -> tuple[InboxItem | None, bool]:
+async def _pending_head(
+    session: AsyncSession, channel: str, chat: str
+) -> tuple[InboxItem | None, bool]:
     """The oldest unprocessed message and whether another waits behind it, so draining a chat
     needs no extra transaction (a write lock on SQLite) just to learn that it is done. A message
     stored meanwhile still gets its turn: `schedule` marks the chat to be drained again."""
-    rows = (await session.scalars(
+    pending = (
         select(InboxItem)
-        .where(InboxItem.channel == channel, InboxItem.chat == chat,
-               InboxItem.processed_at.is_(None))
-        .order_by(InboxItem.id).limit(2)
-    )).all()
-    return (rows[0] if rows else None), len(rows) > 1
-
-
-async def _oldest_pending(session: AsyncSession, channel: str, chat: str) -> InboxItem | None:
-    return await session.scalar(
-        select(InboxItem)
-        .where(InboxItem.channel == channel, InboxItem.chat == chat,
-               InboxItem.processed_at.is_(None))
-        .order_by(InboxItem.id).limit(1)
+        .where(
+            InboxItem.channel == channel,
+            InboxItem.chat == chat,
+            InboxItem.processed_at.is_(None),
+        )
+        .order_by(InboxItem.id)
+        .limit(2)
     )
+    rows = (await session.scalars(pending)).all()
+    return (rows[0] if rows else None), len(rows) > 1
