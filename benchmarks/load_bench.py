@@ -23,7 +23,6 @@ import contextlib
 import os
 import platform
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -44,7 +43,7 @@ from loadgen import Expected, calibrate, run_load, summary  # noqa: E402
 
 from storage.migrate import upgrade_sync  # noqa: E402
 from tests.fake_bot_api import DEFAULT_TOKEN, FakeBotAPI  # noqa: E402
-from tests.support.botproc import BotProcess  # noqa: E402
+from tests.support.botproc import BotProcess, terminate  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 P99_RATIO_TARGET = 3.0  # p99 turn latency at most 3x the echo bot's
@@ -173,14 +172,7 @@ class EchoProcess:
                                          cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     async def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            for _ in range(100):
-                if self.proc.poll() is not None:
-                    return
-                await asyncio.sleep(0.1)
-            self.proc.kill()
-            self.proc.wait(10)
+        await terminate(self.proc)
 
 
 async def measure(name: str, fake: FakeBotAPI, pid: int, args: argparse.Namespace,

@@ -25,6 +25,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+async def terminate(proc: subprocess.Popen[bytes] | None, within: float = 10.0) -> None:
+    """SIGTERM (a clean shutdown), then SIGKILL if it has not stopped within `within` s."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return
+        await asyncio.sleep(0.1)
+    proc.kill()
+    proc.wait(10)
+
+
 class BotProcess:
     """`python -m bot.cli run` against a database and a fake Bot API."""
 
@@ -74,14 +88,7 @@ class BotProcess:
             self.proc.wait(10)
 
     async def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            for _ in range(100):
-                if self.proc.poll() is not None:
-                    return
-                await asyncio.sleep(0.1)
-            self.proc.kill()
-            self.proc.wait(10)
+        await terminate(self.proc)
 
 
 class TelegramUser:
