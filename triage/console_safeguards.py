@@ -6,13 +6,21 @@ form, run the rule in one transaction and go back to the page they came from.
 
 from __future__ import annotations
 
-from aiohttp import web
+from collections.abc import Awaitable, Callable
 
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Contact
 from storage.repo import audit
 from triage import queue, safeguards
+from triage.auth import Principal
 from triage.console import _changed, _contact_page
 from triage.text import clean_text
-from triage.webutil import ctx, current, render, requires, see_other
+from triage.webutil import Context, ctx, current, render, requires, see_other
+
+# (session, reference, reason, the signed-in officer, the request context) -> the contact
+HoldChange = Callable[[AsyncSession, str, str, Principal, Context], Awaitable[Contact]]
 
 MESSAGES = {
     "unblocked": "The sender is unblocked: their next message starts a conversation again.",
@@ -29,36 +37,31 @@ async def _refused(request: web.Request, exc: Exception) -> web.StreamResponse:
     return await _contact_page(request, error=str(exc), status=status)
 
 
-@requires("officer")
-async def keep(request: web.Request) -> web.StreamResponse:
+async def _change_hold(request: web.Request, change: HoldChange, msg: str) -> web.StreamResponse:
+    """Place or lift a hold in one transaction, then back to the contact page."""
     c = ctx(request)
     form = await request.post()
     try:
         async with c.db.transaction() as session:
-            contact = await safeguards.keep(
-                session, request.match_info["reference"], reason=_reason(form),
-                principal=current(request), now=c.now(), profile=c.profile)
+            contact = await change(session, request.match_info["reference"], _reason(form),
+                                   current(request), c)
             reference, contact_id = contact.reference, contact.id
     except (queue.QueueError, safeguards.SafeguardError) as exc:
         return await _refused(request, exc)
     _changed(c, contact_id)
-    raise see_other(f"/console/contacts/{reference}?msg=kept")
+    raise see_other(f"/console/contacts/{reference}?msg={msg}")
+
+
+@requires("officer")
+async def keep(request: web.Request) -> web.StreamResponse:
+    return await _change_hold(request, lambda session, ref, reason, who, c: safeguards.keep(
+        session, ref, reason=reason, principal=who, now=c.now(), profile=c.profile), "kept")
 
 
 @requires("manager")
 async def lift(request: web.Request) -> web.StreamResponse:
-    c = ctx(request)
-    form = await request.post()
-    try:
-        async with c.db.transaction() as session:
-            contact = await safeguards.lift(
-                session, request.match_info["reference"], reason=_reason(form),
-                principal=current(request), now=c.now())
-            reference, contact_id = contact.reference, contact.id
-    except (queue.QueueError, safeguards.SafeguardError) as exc:
-        return await _refused(request, exc)
-    _changed(c, contact_id)
-    raise see_other(f"/console/contacts/{reference}?msg=hold_lifted")
+    return await _change_hold(request, lambda session, ref, reason, who, c: safeguards.lift(
+        session, ref, reason=reason, principal=who, now=c.now()), "hold_lifted")
 
 
 @requires("manager")
