@@ -64,7 +64,8 @@ def setup(app: web.Application, runtime: Runtime) -> None:
     app.router.add_get("/static/chat/{name}", static_file)
     app.router.add_get(NEUTRAL_PATH, neutral_page)
 
-    sender = OutboxSender(runtime.db, runtime.bus, CHANNEL, hub.deliver, reachable=hub.chats)
+    sender = OutboxSender(runtime.db, runtime.bus, CHANNEL, hub.deliver, reachable=hub.chats,
+                          lease=runtime.settings.outbox_lease)
     tasks: list[asyncio.Task[None]] = []
 
     async def start(_app: web.Application) -> None:

@@ -35,7 +35,7 @@ class WebServer:
 
 
 async def start_server(
-    database_url: str, monkeypatch: Any, *, rate: float | None = None
+    database_url: str, monkeypatch: Any, *, rate: float | None = None, **settings: Any
 ) -> WebServer:
     """build_app + bot.web.setup on 127.0.0.1, quick exit pointed at the local neutral page."""
     import bot.web
@@ -44,8 +44,8 @@ async def start_server(
     base = f"http://127.0.0.1:{port}"
     monkeypatch.setenv("FRONTDOOR_QUICK_EXIT_URL", f"{base}/neutral")
     # A scripted person answers faster than anyone types (tests/test_rate_limit.py tests it).
-    runtime = await build_runtime(Settings(database_url=database_url, rate_limit_factor=1000),
-                                  migrate=False)
+    runtime = await build_runtime(Settings(database_url=database_url, rate_limit_factor=1000,
+                                           **settings), migrate=False)
     app = build_app(runtime)
     if bot.web.WEB_CHAT not in app:
         bot.web.setup(app, runtime)  # until bot/app.py's build_app calls it itself

@@ -236,3 +236,29 @@ async def test_messages_before_hello_and_from_other_sites_are_refused(
             assert refused.status == 403
         else:
             raise AssertionError("a cross-site websocket was accepted")
+
+
+async def test_the_web_sender_claims_replies_for_the_configured_lease(
+    sqlite_template: Any, tmp_path: Any, monkeypatch: Any
+) -> None:
+    """FRONTDOOR_OUTBOX_LEASE governs the web chat's sender too (it once kept its own 60 s):
+    a claimed reply is held for the configured lease."""
+    from tests.web.support import start_server
+
+    running = await start_server(sqlite_template.copy(tmp_path), monkeypatch, rate=100.0,
+                                 outbox_lease=7.0)
+    person = WebUser(running)
+    try:
+        await person.connect()
+        await person.command("start")
+        db = running.runtime.db
+        async with db.transaction() as session:
+            sent = (await session.scalars(select(OutboxItem).where(
+                OutboxItem.channel == "web", OutboxItem.sent_at.is_not(None)))).all()
+        assert sent
+        for item in sent:  # the claim moved next_attempt_at `lease` seconds past the claim
+            held = (item.next_attempt_at - item.created_at).total_seconds()
+            assert 7.0 <= held < 30.0, held
+    finally:
+        await person.close()
+        await running.close()
