@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from storage.models import Base, Conversation, InboxItem
 from storage.types import EncryptedText, utcnow
@@ -112,7 +113,7 @@ async def sender_status(
 ) -> SenderStatus:
     """One round trip: the two counts (index range scans) and any active block."""
 
-    def count(since: datetime):  # type: ignore[no-untyped-def]
+    def count(since: datetime) -> ScalarSelect[int]:
         return (
             select(func.count(InboxItem.id))
             .where(
