@@ -57,6 +57,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
             telegram.mount_webhook(app)
         sender = OutboxSender(runtime.db, runtime.bus, CHANNEL, make_deliver(telegram.bot),
                               lease=settings.outbox_lease)
+        runtime.processor.register_handoff(CHANNEL, sender)
         tasks.append(asyncio.create_task(sender.run(), name="telegram-sender"))
 
     runner = web.AppRunner(app, access_log=None)

@@ -22,6 +22,7 @@ from flows.processor import DATABASE_DOWN
 from flows.types import Reply
 from storage import repo
 from storage.db import Database
+from storage.group_commit import GroupCommit
 from storage.models import OutboxItem
 
 log = logging.getLogger("frontdoor.outbox")
@@ -69,6 +70,10 @@ class OutboxSender:
         self.lease = lease
         self.reachable = reachable
         self._wake = asyncio.Event()
+        # Marking replies sent is grouped across chats; each chat still waits for its own
+        # reply's mark before sending the next, so a crash re-sends at most one per chat.
+        self._acks: GroupCommit[int] = GroupCommit(db, repo.mark_sent_many)
+        self._taken: set[asyncio.Task[None]] = set()
         bus.subscribe(events.OUTBOX, self._on_outbox)
         bus.subscribe(events.UNAVAILABLE, self._on_unavailable)
 
@@ -80,6 +85,27 @@ class OutboxSender:
             await self.deliver(str(event["chat"]), event["reply"])
         except (RetryLater, Undeliverable):
             log.warning("could not tell a person the service is unavailable")
+
+    # --- handoff (flows/processor.py): a turn's replies straight after its commit ----------
+
+    def reaches(self, chat: str) -> bool:
+        return self.reachable is None or chat in self.reachable()
+
+    def take(self, chat: str, items: list[OutboxItem]) -> None:
+        """Send replies the processor wrote leased to this worker: no claim round trip. What
+        can't go now falls back to the outbox rounds, exactly as for a claim."""
+        task = asyncio.get_running_loop().create_task(self._send_taken(items))
+        self._taken.add(task)
+        task.add_done_callback(self._taken.discard)
+
+    async def _send_taken(self, items: list[OutboxItem]) -> None:
+        try:
+            await self._send_chat(items, asyncio.get_running_loop().time())
+        except DATABASE_DOWN as exc:
+            log.error("could not record a reply as sent (%s); it is sent again after its "
+                      "lease", type(exc).__name__)
+        except Exception:
+            log.exception("sending a turn's replies failed; the outbox rounds retry")
 
     async def _on_outbox(self, event: dict[str, Any]) -> None:
         if event.get("channel") == self.channel:
@@ -146,7 +172,6 @@ class OutboxSender:
                     await repo.mark_failed(session, item.id, str(gone), 0)
                     await repo.mark_sent(session, item.id)
                 continue
-            async with self.db.transaction() as session:
-                await repo.mark_sent(session, item.id)
+            await self._acks.submit(item.id)
             sent_any = True
         return sent_any

@@ -1,14 +1,15 @@
 """Telegram channel: aiogram 3 routers turn updates into channel-neutral Messages.
 
 Handlers only store the message in the inbox (a fast insert) and return; processing happens
-in the Processor. With long polling, updates are handled one batch at a time
-(`handle_as_tasks=False`), so Telegram is told an update was received (the next getUpdates
-offset) only after it is safely stored. In webhook mode the HTTP 200 is sent after the insert.
+in the Processor. With long polling, a getUpdates batch is stored in one transaction, and
+Telegram is told it was received (the next getUpdates offset) only after that. In webhook
+mode the HTTP 200 is sent after the insert.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from dataclasses import replace
@@ -20,6 +21,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.methods import GetUpdates
 from aiogram.types import BotCommand, CallbackQuery, Update
 from aiogram.types import Message as TgMessage
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
@@ -36,6 +38,8 @@ log = logging.getLogger("frontdoor.telegram")
 CHANNEL = "telegram"
 WEBHOOK_PATH = "/telegram/webhook"
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+POLL_TIMEOUT = 20  # seconds Telegram holds a getUpdates open when there is nothing to send
+POLL_BACKOFF = 0.5  # first pause after a failed poll; doubles up to 30 s
 UNSUPPORTED_CONTENT = (
     "sticker", "photo", "voice", "video", "video_note", "audio", "document", "animation",
     "location", "contact", "poll", "dice", "venue", "game", "story",
@@ -178,6 +182,8 @@ class TelegramChannel:
         # storage lookup to every update.
         self.dispatcher = Dispatcher(disable_fsm=True)
         self.dispatcher.include_router(build_router(processor, hold=not self.webhook_mode))
+        self.processor = processor
+        self._polling: asyncio.Task[None] | None = None
         self.webhook_secret = settings.webhook_secret or secrets.token_urlsafe(32)
 
     @property
@@ -209,20 +215,49 @@ class TelegramChannel:
                                    allowed_updates=ALLOWED_UPDATES)
 
     async def poll(self) -> None:
+        """Long polling, a batch at a time: every update of a getUpdates answer goes through
+        the routers, the batch is stored in one transaction, and only then is the next
+        offset asked for, which tells Telegram the batch arrived. A crash before that means
+        Telegram sends the batch again; the inbox skips what it already has."""
+        self._polling = asyncio.current_task()
         try:
             await self.bot.delete_webhook(drop_pending_updates=False)
         except TelegramBadRequest:
             pass
-        await self.dispatcher.start_polling(
-            self.bot, handle_as_tasks=False, handle_signals=False, close_bot_session=False,
-            allowed_updates=ALLOWED_UPDATES, polling_timeout=20,
-        )
+        offset: int | None = None
+        failures = 0
+        while True:
+            try:
+                updates = await self.bot(
+                    GetUpdates(offset=offset, timeout=POLL_TIMEOUT,
+                               allowed_updates=ALLOWED_UPDATES),
+                    request_timeout=POLL_TIMEOUT + 10)
+                if updates:
+                    await self._store(updates)
+                    offset = updates[-1].update_id + 1
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Telegram, the network or the database: wait, ask again
+                failures += 1
+                delay = min(POLL_BACKOFF * 2 ** min(failures - 1, 5), 30.0)
+                log.warning("polling failed (%s); retrying in %.1f s", type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+
+    async def _store(self, updates: list[Update]) -> None:
+        async with self.processor.collect():
+            for update in updates:
+                try:
+                    await self.dispatcher.feed_update(self.bot, update)
+                except Exception as exc:  # one unreadable update must not hold up the rest
+                    log.error("an update could not be handled (update %s, %s)",
+                              update.update_id, type(exc).__name__)
 
     async def stop(self) -> None:
-        try:
-            await self.dispatcher.stop_polling()
-        except RuntimeError:
-            pass  # polling was not running
+        if self._polling is not None and not self._polling.done():
+            self._polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._polling
         await self.bot.session.close()
 
 

@@ -9,9 +9,14 @@ the conversation state, the turn log, any contact and the outbound replies (outb
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import zlib
-from datetime import timedelta
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -25,12 +30,14 @@ from flows.render import base_params, fill
 from flows.types import Flag, Message, Reply
 from storage import abuse, repo, retention
 from storage.db import Database
-from storage.models import Conversation, InboxItem
+from storage.models import Conversation, InboxItem, OutboxItem
 from storage.types import utcnow
 
 log = logging.getLogger("frontdoor.processor")
 
 MAX_ATTEMPTS = 3
+BATCH_CHATS = 32  # chats handled in one transaction
+RUNNERS = 2  # batches in flight at once: one waits on the database while the other computes
 SPOOL_LIMIT = 10_000  # messages held in memory while the database is away
 DATABASE_DOWN = (OperationalError, DBAPIError, OSError, TimeoutError)
 UNAVAILABLE_EVERY = 60.0  # seconds between "we're away" notices to a chat whose updates bounce
@@ -47,6 +54,20 @@ _NOTICES = {
 }
 
 
+# The batch `Processor.collect()` gathers `accept()` calls into, in this task.
+_collecting: ContextVar[list[Message] | None] = ContextVar("frontdoor_collecting", default=None)
+
+
+class Handoff(Protocol):
+    """A channel's sender in this process (bot/outbox.py), seen from the engine's side."""
+
+    lease: float  # seconds a reply handed over is kept from other workers' claims
+
+    def reaches(self, chat: str) -> bool: ...
+
+    def take(self, chat: str, items: list[OutboxItem]) -> None: ...
+
+
 class DatabaseAway(Exception):
     """The message was not stored; the platform must deliver it again later."""
 
@@ -58,9 +79,10 @@ class Processor:
         self.engine = engine
         self.bus = bus
         self.limits = limits or RateLimits.from_profile(engine.profile)
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
-        self._scheduled: set[tuple[str, str]] = set()
-        self._again: set[tuple[str, str]] = set()  # new work arrived while draining
+        self._ready: dict[tuple[str, str], None] = {}  # chats with work, oldest first
+        self._busy: set[tuple[str, str]] = set()  # chats a runner is handling now
+        self._runners: set[asyncio.Task[None]] = set()
+        self._handoffs: dict[str, Handoff] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._spool: list[Message] = []
@@ -76,50 +98,103 @@ class Processor:
         that re-sends what it could not deliver (webhooks, several workers), refused with
         DatabaseAway: one worker's memory can't keep a person's messages in order when the
         next one reaches another worker. Either way the person is told at once.
+
+        Inside `collect()` the message only joins the batch, stored when the batch closes.
         """
-        item = InboxItem(channel=message.channel, chat=message.chat,
-                         external_id=message.external_id, payload=message.to_json())
-        if self._spool and hold:  # keep order: while anything waits, new messages queue behind
-            self._hold(message)
+        batch = _collecting.get()
+        if batch is not None:
+            batch.append(message)
             return True
-        admitted = True
+        return not await self.accept_many([message], hold=hold)
+
+    @contextlib.asynccontextmanager
+    async def collect(self) -> AsyncIterator[list[Message]]:
+        """Gather every `accept()` inside the block and store them in one transaction when it
+        ends (long polling: a getUpdates batch, confirmed to the platform only afterwards)."""
+        batch: list[Message] = []
+        token = _collecting.set(batch)
+        try:
+            yield batch
+        finally:
+            _collecting.reset(token)
+        if batch:
+            await self.accept_many(batch, hold=True)
+
+    async def accept_many(self, messages: list[Message], *, hold: bool = True) -> list[Message]:
+        """Store messages in order, in one transaction. Returns the ones the platform had
+        sent before (already stored, so ignored)."""
+        if self._spool and hold:  # keep order: while anything waits, new messages queue behind
+            for message in messages:
+                self._hold(message)
+            return []
+        refused: list[Message] = []
         try:
             async with self.db.transaction() as session:
-                admitted = await self._admit(session, message)
-                if admitted:
-                    session.add(item)
-        except IntegrityError:
-            log.info("duplicate update ignored (channel=%s)", message.channel)
-            return False
+                admitted, refused = await self._admit(session, messages)
+                stored = await repo.store_inbound(session, admitted)
         except DATABASE_DOWN as exc:
             if not hold:
                 log.error("database unavailable; a message refused for redelivery (%s)",
                           type(exc).__name__)
-                self._tell_unavailable(message, throttle=True)
+                for message in messages:
+                    self._tell_unavailable(message, throttle=True)
                 raise DatabaseAway("database unavailable") from exc
-            log.error("database unavailable; holding a message (%s)", type(exc).__name__)
-            self._hold(message)
-            return True
-        if not admitted:  # not stored; any notice to the person is in the outbox
-            self.bus.emit(events.OUTBOX, {"channel": message.channel})
-            return True
-        self._told.pop((message.channel, message.chat), None)
-        self.schedule(message.channel, message.chat)
-        return True
+            log.error("database unavailable; holding %d message(s) (%s)", len(messages),
+                      type(exc).__name__)
+            for message in messages:
+                self._hold(message)
+            return []
+        duplicates = [m for m in admitted if m.external_id is not None
+                      and (m.channel, m.external_id) not in stored]
+        if duplicates:
+            log.info("duplicate update ignored (%d)", len(duplicates))
+        if refused:  # not stored; any notice to the person is in the outbox
+            for channel in {m.channel for m in refused}:
+                self.bus.emit(events.OUTBOX, {"channel": channel})
+        for message in admitted:
+            if message not in duplicates:
+                self._told.pop((message.channel, message.chat), None)
+                self.schedule(message.channel, message.chat)
+        return duplicates
 
-    async def _admit(self, session: AsyncSession, message: Message) -> bool:
-        """The rate limit and blocks (flows/intake.py): one indexed query when all is well.
+    async def _admit(
+        self, session: AsyncSession, messages: list[Message]
+    ) -> tuple[list[Message], list[Message]]:
+        """The rate limit and blocks (flows/intake.py): two indexed queries for a whole batch
+        when all is well. Returns (admitted, refused).
 
         A refused message is still risk-checked; immediate or urgent gets in regardless.
         Otherwise the person gets a kind notice with the emergency numbers, once a window.
         """
         now = utcnow()
-        status = await abuse.sender_status(session, message.channel, message.chat, now=now,
-                                           burst_seconds=self.limits.burst_seconds)
-        verdict = intake.judge(self.limits, recent=status.recent,
-                               last_minute=status.last_minute, block_id=status.block_id)
-        if not verdict.refused:
-            return True
+        admitted: list[Message] = []
+        refused: list[Message] = []
+        earlier: Counter[tuple[str, str]] = Counter()  # admitted earlier in this batch
+        for channel in dict.fromkeys(m.channel for m in messages):
+            statuses = await abuse.sender_statuses(
+                session, channel, [m.chat for m in messages if m.channel == channel], now=now,
+                burst_seconds=self.limits.burst_seconds)
+            for message in (m for m in messages if m.channel == channel):
+                status = statuses[message.chat]
+                before = earlier[(channel, message.chat)]
+                verdict = intake.judge(self.limits, recent=status.recent + before,
+                                       last_minute=status.last_minute + before,
+                                       block_id=status.block_id)
+                if not verdict.refused or await self._let_in(session, message, verdict, now):
+                    admitted.append(message)
+                    earlier[(channel, message.chat)] += 1
+                else:
+                    refused.append(message)
+        order = {id(m): n for n, m in enumerate(messages)}
+        admitted.sort(key=lambda m: order[id(m)])  # as they came, whatever their channel
+        return admitted, refused
+
+    async def _let_in(
+        self, session: AsyncSession, message: Message, verdict: intake.Verdict,
+        now: datetime,
+    ) -> bool:
+        """A refused message: let in for an immediate or urgent risk, otherwise tell the
+        person (once a window)."""
         language = await abuse.sender_language(session, message.channel, message.chat)
         risk = intake.escalates(message, language, self.engine.analyse)
         if risk is not None:
@@ -186,33 +261,119 @@ class Processor:
             self.schedule(message.channel, message.chat)
 
     def schedule(self, channel: str, chat: str) -> None:
-        key = (channel, chat)
-        if key in self._scheduled:
-            self._again.add(key)
-            return
-        self._scheduled.add(key)
-        task = asyncio.get_running_loop().create_task(self._drain(key))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        """Mark a chat as having work; runners take ready chats in batches."""
+        self._ready[(channel, chat)] = None
+        if len(self._runners) < RUNNERS:
+            task = asyncio.get_running_loop().create_task(self._run())
+            self._runners.add(task)
+            self._tasks.add(task)
+            task.add_done_callback(self._runners.discard)
+            task.add_done_callback(self._tasks.discard)
+
+    def register_handoff(self, channel: str, handoff: Handoff) -> None:
+        """A sender in this process that takes a turn's replies straight after the commit."""
+        self._handoffs[channel] = handoff
 
     # --- processing -----------------------------------------------------------------------
 
-    async def _drain(self, key: tuple[str, str]) -> None:
-        lock = self._locks.setdefault(key, asyncio.Lock())
+    async def _run(self) -> None:
+        """Take up to BATCH_CHATS ready chats (none another runner holds) and handle one
+        message of each in one transaction, until nothing is ready."""
+        while True:
+            keys = [key for key in self._ready if key not in self._busy][:BATCH_CHATS]
+            if not keys:
+                return
+            for key in keys:
+                del self._ready[key]
+            self._busy.update(keys)
+            try:
+                again = await self._process_batch(keys)
+            finally:
+                self._busy.difference_update(keys)
+            for key in again:
+                self._ready[key] = None
+
+    async def _process_batch(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The oldest message of each chat, handled together: the statements of all the turns
+        are grouped (a handful per batch, not per turn). Any failure rolls the whole batch
+        back and the chats go one at a time (`_process_next`), where a failing turn is
+        counted and, in the end, the person told. Returns the chats with more waiting."""
+        events_out: list[tuple[str, dict[str, object]]] = []
+        handoffs: list[tuple[Handoff, str, list[OutboxItem]]] = []
+        queued: set[str] = set()
         try:
-            async with lock:
-                while True:
-                    self._again.discard(key)
-                    while await self._process_next(*key):
-                        pass
-                    if key not in self._again:
-                        break
-        except Exception:
-            log.exception("processing stopped for a chat; the sweep will retry")
-        finally:
-            self._scheduled.discard(key)
-            if not lock.locked():
-                self._locks.pop(key, None)
+            async with self.db.transaction() as session:
+                await self._chat_locks(session, keys)
+                heads, more = await _pending_heads(session, keys)
+                conversations = await _conversations(session, list(heads))
+                direct = await self._direct(session, list(heads))
+                for key, item in heads.items():
+                    channel, chat = key
+                    message = Message.from_json(item.payload)
+                    conv = conversations.get(key) or await self._new_conversation(session,
+                                                                                    message)
+                    result = await self.engine.handle(session, conv, message)
+                    handoff = direct.get(key)
+                    leased = (utcnow() + timedelta(seconds=handoff.lease)
+                              if handoff is not None else None)
+                    replies = [
+                        await repo.enqueue_reply(
+                            session, channel, chat, reply, leased_until=leased, flush=False,
+                            contact_id=None if result.deleted else conv.contact_id)
+                        for reply in result.replies
+                    ]
+                    item.processed_at = utcnow()
+                    if not result.deleted:
+                        item.payload = {"processed": True}  # the words live in the turn log
+                    events_out += result.events
+                    if handoff is not None and replies:
+                        handoffs.append((handoff, chat, replies))
+                    elif replies:
+                        queued.add(channel)
+        except Exception as exc:
+            log.warning("a batch of %d chats failed (%s); handling them one by one",
+                        len(keys), type(exc).__name__)
+            return await self._one_by_one(keys)
+        for topic, event in events_out:
+            self.bus.emit(topic, event)
+        for handoff, chat, replies in handoffs:
+            handoff.take(chat, replies)
+        for channel in queued:
+            self.bus.emit(events.OUTBOX, {"channel": channel})
+        return more
+
+    async def _one_by_one(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        again: set[tuple[str, str]] = set()
+        for key in keys:
+            try:
+                if await self._process_next(*key):
+                    again.add(key)
+            except Exception:
+                log.exception("processing stopped for a chat; the sweep will retry")
+        return again
+
+    async def _direct(
+        self, session: AsyncSession, keys: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], Handoff]:
+        """The chats whose replies this worker can send itself right after the commit: a
+        sender here reaches them and nothing of theirs is still waiting, so nothing can be
+        overtaken. The rest go through the outbox claim (bot/outbox.py)."""
+        direct: dict[tuple[str, str], Handoff] = {}
+        for channel, handoff in self._handoffs.items():
+            chats = [chat for ch, chat in keys if ch == channel and handoff.reaches(chat)]
+            waiting = await repo.chats_with_unsent(session, channel, chats)
+            direct.update({(channel, chat): handoff for chat in chats if chat not in waiting})
+        return direct
+
+    async def _chat_locks(self, session: AsyncSession, keys: list[tuple[str, str]]) -> None:
+        """`_chat_lock` for several chats in one statement, in key order, so two workers
+        locking overlapping batches can't deadlock."""
+        if self.db.is_postgres:
+            await session.execute(
+                text("SELECT count(pg_advisory_xact_lock(k)) "
+                     "FROM unnest(CAST(:keys AS BIGINT[])) AS k"),
+                {"keys": sorted({_lock_key(*key) for key in keys})},
+            )
 
     async def _process_next(self, channel: str, chat: str) -> bool:
         """Handle the oldest unprocessed message of one chat. True when another one waits."""
@@ -248,21 +409,23 @@ class Processor:
     async def _chat_lock(self, session: AsyncSession, channel: str, chat: str) -> None:
         """Several workers on one PostgreSQL: one chat's messages are handled one at a time."""
         if self.db.is_postgres:
-            key = zlib.crc32(f"{channel}:{chat}".encode()) - 2**31
-            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                                  {"k": _lock_key(channel, chat)})
 
     async def _conversation(self, session: AsyncSession, message: Message) -> Conversation:
         conv = await session.scalar(
             select(Conversation).where(Conversation.channel == message.channel,
                                        Conversation.chat == message.chat)
         )
-        if conv is None:
-            language = message.language if message.language in available_languages() else None
-            conv = Conversation(channel=message.channel, chat=message.chat,
-                                language=language or self.engine.profile.raw["default_language"],
-                                state={}, run=1)
-            session.add(conv)
-            await session.flush()
+        return conv or await self._new_conversation(session, message)
+
+    async def _new_conversation(self, session: AsyncSession, message: Message) -> Conversation:
+        language = message.language if message.language in available_languages() else None
+        conv = Conversation(channel=message.channel, chat=message.chat,
+                            language=language or self.engine.profile.raw["default_language"],
+                            state={}, run=1)
+        session.add(conv)
+        await session.flush()
         return conv
 
     async def _failed(self, channel: str, chat: str, item_id: int) -> None:
@@ -340,8 +503,10 @@ class Processor:
 
     async def idle(self, within: float = 10.0) -> None:
         """Wait until nothing is scheduled (tests and graceful shutdown)."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=within)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while self._tasks and loop.time() < deadline:
+            await asyncio.wait(set(self._tasks), timeout=deadline - loop.time())
 
 
 async def _pending_head(
@@ -362,3 +527,42 @@ async def _pending_head(
     )
     rows = (await session.scalars(pending)).all()
     return (rows[0] if rows else None), len(rows) > 1
+
+
+def _lock_key(channel: str, chat: str) -> int:
+    """The chat's advisory lock (the one-bigint form; repo.xact_lock uses the two-int form)."""
+    return zlib.crc32(f"{channel}:{chat}".encode()) - 2**31
+
+
+async def _pending_heads(
+    session: AsyncSession, keys: list[tuple[str, str]]
+) -> tuple[dict[tuple[str, str], InboxItem], set[tuple[str, str]]]:
+    """Each chat's oldest unprocessed message, and the chats with another behind it."""
+    heads: dict[tuple[str, str], InboxItem] = {}
+    more: set[tuple[str, str]] = set()
+    for channel in dict.fromkeys(channel for channel, _ in keys):
+        rows = await session.scalars(
+            select(InboxItem)
+            .where(InboxItem.processed_at.is_(None), InboxItem.channel == channel,
+                   InboxItem.chat.in_([chat for ch, chat in keys if ch == channel]))
+            .order_by(InboxItem.id)
+        )
+        for item in rows:
+            key = (item.channel, item.chat)
+            if key in heads:
+                more.add(key)
+            else:
+                heads[key] = item
+    return heads, more
+
+
+async def _conversations(
+    session: AsyncSession, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], Conversation]:
+    found: dict[tuple[str, str], Conversation] = {}
+    for channel in dict.fromkeys(channel for channel, _ in keys):
+        rows = await session.scalars(select(Conversation).where(
+            Conversation.channel == channel,
+            Conversation.chat.in_([chat for ch, chat in keys if ch == channel])))
+        found.update({(conv.channel, conv.chat): conv for conv in rows})
+    return found

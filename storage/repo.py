@@ -13,11 +13,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flows.types import Reply
-from storage.models import AuditEvent, ConsentRecord, Contact, Conversation, OutboxItem, Turn
+from flows.types import Message, Reply
+from storage.models import (
+    AuditEvent,
+    ConsentRecord,
+    Contact,
+    Conversation,
+    InboxItem,
+    OutboxItem,
+    Turn,
+)
 from storage.types import utcnow
 
 # Queue order: the detector's urgency first, then the officer's RAG rating.
@@ -77,12 +87,34 @@ async def add_consent(session: AsyncSession, contact: Contact, **fields: Any) ->
 
 
 async def enqueue_reply(
-    session: AsyncSession, channel: str, chat: str, reply: Reply, *, contact_id: int | None = None
+    session: AsyncSession, channel: str, chat: str, reply: Reply, *, contact_id: int | None = None,
+    leased_until: datetime | None = None, flush: bool = True,
 ) -> OutboxItem:
+    """`leased_until`: the writer will send it itself (see flows/processor.py), so no other
+    worker's claim takes it before then. `flush=False` leaves the insert to the commit, where
+    a turn's rows go out together (its id is set then)."""
     item = OutboxItem(channel=channel, chat=chat, payload=reply.to_json(), contact_id=contact_id)
+    if leased_until is not None:
+        item.next_attempt_at = leased_until
     session.add(item)
-    await session.flush()
+    if flush:
+        await session.flush()
     return item
+
+
+async def store_inbound(session: AsyncSession, messages: list[Message]) -> set[tuple[str, str]]:
+    """Insert inbound messages in order, one statement; an update the platform sent again
+    (same channel and external id) is skipped. Returns the (channel, external_id) stored."""
+    if not messages:
+        return set()
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (insert(InboxItem).on_conflict_do_nothing(index_elements=["channel", "external_id"])
+            .returning(InboxItem.channel, InboxItem.external_id))
+    rows = await session.execute(stmt, [
+        {"channel": m.channel, "chat": m.chat, "external_id": m.external_id,
+         "payload": m.to_json()} for m in messages
+    ])
+    return {(channel, external) for channel, external in rows.all() if external is not None}
 
 
 async def audit(
@@ -183,11 +215,31 @@ async def release_outbox(session: AsyncSession, item_ids: list[int]) -> None:
 async def mark_sent(session: AsyncSession, item_id: int) -> None:
     """Sent: the words are dropped here (the turn log keeps them), so the outbox holds no
     personal data once delivered."""
-    await session.execute(
-        update(OutboxItem).where(OutboxItem.id == item_id)
-        .values(sent_at=utcnow(), payload={"sent": True})
-        .execution_options(synchronize_session=False)
+    await mark_sent_many(session, [item_id])
+
+
+async def mark_sent_many(session: AsyncSession, item_ids: Collection[int]) -> None:
+    """`mark_sent` for several replies in one statement (acknowledgements are grouped)."""
+    if item_ids:
+        await session.execute(
+            update(OutboxItem).where(OutboxItem.id.in_(list(item_ids)))
+            .values(sent_at=utcnow(), payload={"sent": True})
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def chats_with_unsent(
+    session: AsyncSession, channel: str, chats: Collection[str]
+) -> set[str]:
+    """Which of these chats still have a reply waiting (queued, leased or due for a retry):
+    a new reply for them must queue behind it instead of going straight out."""
+    if not chats:
+        return set()
+    rows = await session.scalars(
+        select(OutboxItem.chat).where(OutboxItem.sent_at.is_(None), OutboxItem.channel == channel,
+                                      OutboxItem.chat.in_(list(chats))).distinct()
     )
+    return set(rows.all())
 
 
 async def mark_failed(

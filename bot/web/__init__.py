@@ -66,6 +66,7 @@ def setup(app: web.Application, runtime: Runtime) -> None:
 
     sender = OutboxSender(runtime.db, runtime.bus, CHANNEL, hub.deliver, reachable=hub.chats,
                           lease=runtime.settings.outbox_lease)
+    runtime.processor.register_handoff(CHANNEL, sender)
     tasks: list[asyncio.Task[None]] = []
 
     async def start(_app: web.Application) -> None:
