@@ -17,7 +17,6 @@ from functools import partial
 from typing import Any
 
 from aiogram import Bot, Dispatcher, Router
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
@@ -28,6 +27,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
 from bot.settings import Settings
+from bot.telegram_session import JsonAiohttpSession
 from flows.commands import COMMANDS, MENU
 from flows.i18n import available_languages, translator
 from flows.processor import Processor
@@ -72,7 +72,7 @@ _RESPONSE_TYPES = _response_types()
 
 
 def make_bot(settings: Settings) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session = JsonAiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     return Bot(token=settings.telegram_bot_token, session=session)
 
 
