@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 from dataclasses import replace
@@ -31,7 +32,7 @@ from bot.telegram_session import JsonAiohttpSession
 from flows.commands import COMMANDS, MENU
 from flows.i18n import available_languages, translator
 from flows.processor import Processor
-from flows.types import Flag, Kind, Message, Reply
+from flows.types import Choice, Flag, Kind, Message, Reply
 
 log = logging.getLogger("frontdoor.telegram")
 
@@ -303,13 +304,17 @@ def make_deliver(bot: Bot) -> Any:
 
     from bot.outbox import RetryLater, Undeliverable
 
+    @functools.lru_cache(maxsize=2048)
+    def keyboard(choices: tuple[Choice, ...]) -> InlineKeyboardMarkup:
+        """Built once per set of buttons (aiogram's models are frozen, so safe to share): the
+        same question's buttons go to everyone who reaches it, and building them was a
+        twentieth of a turn."""
+        return InlineKeyboardMarkup(inline_keyboard=[
+            [InlineKeyboardButton(text=c.label[:64], callback_data=c.id[:64])] for c in choices
+        ])
+
     async def deliver(chat: str, reply: Reply) -> None:
-        markup = None
-        if reply.choices:
-            markup = InlineKeyboardMarkup(inline_keyboard=[
-                [InlineKeyboardButton(text=c.label[:64], callback_data=c.id[:64])]
-                for c in reply.choices
-            ])
+        markup = keyboard(tuple(reply.choices)) if reply.choices else None
         text = reply.text
         if Flag.EMERGENCY in reply.flags or Flag.URGENT in reply.flags:
             text = "⚠️ " + text

@@ -29,7 +29,22 @@ def _within(now: time, start: time, end: time) -> bool:
     return now >= start or now < end  # crosses midnight (end 00:00 means midnight)
 
 
+# profile id() -> (profile, the minute, its duty): the answer changes once a minute at most,
+# and every question a turn renders asks for it.
+_CACHE: dict[int, tuple[Profile, datetime, Duty]] = {}
+
+
 def duty_now(profile: Profile, now: datetime) -> Duty:
+    minute = now.replace(second=0, microsecond=0)
+    cached = _CACHE.get(id(profile))
+    if cached is not None and cached[0] is profile and cached[1] == minute:
+        return cached[2]
+    duty = _duty(profile, now)
+    _CACHE[id(profile)] = (profile, minute, duty)
+    return duty
+
+
+def _duty(profile: Profile, now: datetime) -> Duty:
     raw = profile.raw
     local = now.astimezone(ZoneInfo(raw.get("timezone", "Europe/London")))
     clock = local.time()

@@ -7,7 +7,6 @@ outbound replies are saved together before anything is sent.
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -108,7 +107,7 @@ class Engine:
     # --- entry point --------------------------------------------------------------------
 
     async def handle(self, session: AsyncSession, conv: Conversation, msg: Message) -> TurnResult:
-        state = copy.deepcopy(conv.state) if conv.state else new_state()
+        state = _copy_json(conv.state) if conv.state else new_state()
         tr = Turn_(conv, msg, state, translator(conv.language), TurnResult())
         tr.asked_at = tr.pos
         inbound_text = msg.text if msg.kind in (Kind.TEXT, Kind.COMMAND) else msg.choice
@@ -980,6 +979,16 @@ def _match_choice(
     if said in no_words and NO in ids:
         return NO
     return None
+
+
+def _copy_json(value: Any) -> Any:
+    """A deep copy of JSON data (dicts, lists, scalars): the state is copied every turn so
+    the ORM sees the new one as a change, and `copy.deepcopy` was a tenth of a turn's cost."""
+    if isinstance(value, dict):
+        return {key: _copy_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(item) for item in value]
+    return value
 
 
 def _language_name(code: str) -> str:
