@@ -314,11 +314,10 @@ class Processor:
                                                                                     message)
                     result = await self.engine.handle(session, conv, message)
                     handoff = direct.get(key)
-                    leased = (utcnow() + timedelta(seconds=handoff.lease)
-                              if handoff is not None else None)
                     replies = [
                         await repo.enqueue_reply(
-                            session, channel, chat, reply, leased_until=leased, flush=False,
+                            session, channel, chat, reply, flush=False,
+                            lease=handoff.lease if handoff is not None else None,
                             contact_id=None if result.deleted else conv.contact_id)
                         for reply in result.replies
                     ]

@@ -88,14 +88,15 @@ async def add_consent(session: AsyncSession, contact: Contact, **fields: Any) ->
 
 async def enqueue_reply(
     session: AsyncSession, channel: str, chat: str, reply: Reply, *, contact_id: int | None = None,
-    leased_until: datetime | None = None, flush: bool = True,
+    lease: float | None = None, flush: bool = True,
 ) -> OutboxItem:
-    """`leased_until`: the writer will send it itself (see flows/processor.py), so no other
-    worker's claim takes it before then. `flush=False` leaves the insert to the commit, where
-    a turn's rows go out together (its id is set then)."""
+    """`lease` (seconds): the writer will send it itself (see flows/processor.py), so no
+    other worker's claim takes it for that long from now. `flush=False` leaves the insert to
+    the commit, where a turn's rows go out together (its id is set then)."""
     item = OutboxItem(channel=channel, chat=chat, payload=reply.to_json(), contact_id=contact_id)
-    if leased_until is not None:
-        item.next_attempt_at = leased_until
+    if lease is not None:
+        item.created_at = utcnow()
+        item.next_attempt_at = item.created_at + timedelta(seconds=lease)
     session.add(item)
     if flush:
         await session.flush()
