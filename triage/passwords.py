@@ -7,6 +7,7 @@ loop keeps serving the queue while someone signs in.
 from __future__ import annotations
 
 import asyncio
+import functools
 import string
 
 from argon2 import PasswordHasher
@@ -19,9 +20,14 @@ SPECIALS = frozenset(string.punctuation)
 _ALLOWED = frozenset(string.ascii_letters + string.digits) | SPECIALS
 
 _hasher = PasswordHasher()
-# Compared against when the username is unknown, so a wrong name costs as long as a wrong
-# password and timing does not reveal which accounts exist.
-_DUMMY_HASH = _hasher.hash("Not-a-real-password-1!")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Compared against when the username is unknown, so a wrong name costs as long as a
+    wrong password and timing does not reveal which accounts exist. Made at the first sign-in,
+    not at import: argon2 takes 64 MiB while it hashes, and every bot worker imports this."""
+    return _hasher.hash("Not-a-real-password-1!")
 
 POLICY_TEXT = (
     "at least 12 characters; only letters, digits and special characters such as ? ! %; "
@@ -66,7 +72,7 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 def verify_dummy(password: str) -> bool:
     """Spend the time of one real verification; always False."""
-    verify_password(_DUMMY_HASH, password)
+    verify_password(_dummy_hash(), password)
     return False
 
 
