@@ -18,8 +18,11 @@ pydantic's own again as soon as the import is over: other libraries' models are 
 
 Import this module before anything imports aiogram. If aiogram was already imported, or its
 import no longer makes the calls described above, nothing is changed and aiogram builds its
-models eagerly as before; ``LAZY`` says whether the lazy build took effect. ``prebuild``
-builds chosen models at start-up so the first user's message does not pay for them.
+models eagerly as before; ``LAZY`` says whether the lazy build took effect (if the import
+fails half-way, aiogram is imported again, eagerly). ``prebuild`` builds chosen models at
+start-up so the first user's message does not pay for them. As with any deferred pydantic
+model, the first use builds it and pydantic's rebuild is not thread-safe: use aiogram's
+models from the event loop's thread, as aiogram does, or prebuild them.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ def _deferring_rebuild(recorded: list[Mapping[str, Any]]) -> Any:
         raise_errors: bool = True,
         _parent_namespace_depth: int = 2,
         _types_namespace: Mapping[str, Any] | None = None,
+        **more: Any,  # whatever a later pydantic adds, passed on
     ) -> bool | None:
         if _types_namespace is not None and not force and cls.__module__.startswith(_TYPES_PREFIX):
             if not any(ns is _types_namespace for ns in recorded):
@@ -67,6 +71,7 @@ def _deferring_rebuild(recorded: list[Mapping[str, Any]]) -> Any:
             if _parent_namespace_depth > 0
             else _parent_namespace_depth,
             _types_namespace=_types_namespace,
+            **more,
         )
         return result
 
@@ -84,6 +89,7 @@ def _lazy_rebuild(namespace: Mapping[str, Any]) -> Any:
         raise_errors: bool = True,
         _parent_namespace_depth: int = 2,
         _types_namespace: Mapping[str, Any] | None = None,
+        **more: Any,
     ) -> bool | None:
         if cls.__pydantic_complete__ and not force:
             return None  # what pydantic's model_rebuild returns here, without the dict copy
@@ -98,6 +104,7 @@ def _lazy_rebuild(namespace: Mapping[str, Any]) -> Any:
             if _parent_namespace_depth > 0
             else _parent_namespace_depth,
             _types_namespace=types_namespace,
+            **more,
         )
         return result
 

@@ -29,6 +29,7 @@ from nlu.trainingdata import training_fingerprint
 
 log = logging.getLogger(__name__)
 ARTEFACT = Path(__file__).resolve().parent / "data" / "model.json"
+_SENTINEL = np.iinfo(np.int32).max  # above every hashed feature (< features.N_FEATURES)
 
 
 def cache_dir() -> Path:
@@ -73,8 +74,13 @@ class Head:
 class Model:
     risk: Head
     intent: Head
-    row_of: npt.NDArray[np.int32]  # hashed feature -> row of the weights, -1 if unseen
-    idf: npt.NDArray[np.float32]  # hashed feature -> IDF (unseen: the largest)
+    # The hashed features seen in training, sorted, with each one's row of the weights (-1:
+    # none) and IDF; any other feature has no row and the IDF ``idf_default`` (the largest).
+    # Dense arrays over all 2**18 buckets held the same in 2 MB instead of 0.5 MB.
+    keys: npt.NDArray[np.int32]
+    row: npt.NDArray[np.int32]
+    idf: npt.NDArray[np.float32]
+    idf_default: np.float32
     fingerprint: str
 
     def predict(self, norm_text: str) -> tuple[dict[str, float], dict[str, float]]:
@@ -85,13 +91,30 @@ class Model:
             empty = np.zeros(0, dtype=np.float32)
             return (self.risk.probabilities(empty_rows, empty),
                     self.intent.probabilities(empty_rows, empty))
-        buckets, counts = np.unique(np.asarray(found, dtype=np.intp), return_counts=True)
-        weights = (1.0 + np.log(counts, dtype=np.float32)) * self.idf[buckets]
+        buckets, counts = np.unique(np.asarray(found, dtype=np.int32), return_counts=True)
+        at = np.searchsorted(self.keys, buckets)  # < len(keys): the last is a sentinel
+        seen = self.keys[at] == buckets
+        weights = (1.0 + np.log(counts, dtype=np.float32)) * np.where(seen, self.idf[at],
+                                                                       self.idf_default)
         weights /= float(np.sqrt(weights @ weights)) or 1.0
-        rows = self.row_of[buckets]
+        rows = np.where(seen, self.row[at], -1)
         known = rows >= 0
         index, vals = rows[known], weights[known]
         return self.risk.probabilities(index, vals), self.intent.probabilities(index, vals)
+
+
+def _sparse(rows: npt.NDArray[np.int32], idf_rows: npt.NDArray[np.int32],
+            idf_vals: npt.NDArray[np.float32], idf_default: np.float32,
+            ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.float32]]:
+    """(keys, row, idf) holding what ``dense_row[rows] = arange(len(rows))`` and
+    ``dense_idf[idf_rows] = idf_vals`` would (a feature listed twice keeps its last value).
+    The last key is a sentinel above every bucket, so a search never runs off the end."""
+    keys = np.append(np.union1d(rows, idf_rows), _SENTINEL).astype(np.int32)
+    row = np.full(len(keys), -1, dtype=np.int32)
+    row[np.searchsorted(keys, rows)] = np.arange(len(rows), dtype=np.int32)
+    idf = np.full(len(keys), idf_default, dtype=np.float32)
+    idf[np.searchsorted(keys, idf_rows)] = idf_vals
+    return keys, row, idf
 
 
 def _head(data: dict[str, Any], n_rows: int) -> Head:
@@ -111,15 +134,15 @@ def read_artefact(path: Path) -> Model:
     fingerprint = data["fingerprint"]
     if data["feature_version"] != features.VERSION or data["n_features"] != features.N_FEATURES:
         fingerprint = "stale-feature-version"
-    row_of = np.full(features.N_FEATURES, -1, dtype=np.int32)
-    row_of[rows] = np.arange(len(rows), dtype=np.int32)
-    idf = np.full(features.N_FEATURES, float(data["idf_default"]), dtype=np.float32)
-    idf[idf_rows] = idf_vals
+    idf_default = np.float32(float(data["idf_default"]))
+    keys, row, idf = _sparse(rows, idf_rows, idf_vals, idf_default)
     return Model(
         risk=_head(data["risk"], len(rows)),
         intent=_head(data["intent"], len(rows)),
-        row_of=row_of,
+        keys=keys,
+        row=row,
         idf=idf,
+        idf_default=idf_default,
         fingerprint=fingerprint,
     )
 

@@ -5,6 +5,8 @@ a second for them. ``re`` itself only caches in memory, so this module keeps wha
 ``re._compiler`` produces (the opcode list and group tables) in a file under the cache
 directory, keyed by the interpreter version and the regex engine's magic number, and hands
 it straight back to ``_sre.compile``. Exactly the same compiled patterns, without parsing.
+The opcodes are kept as packed machine words (``array``), not lists of int objects: the
+cache is read whole at start-up, and as lists it took some 10 MB more at that peak.
 
 Anything unexpected (another Python, a damaged file) falls back to plain ``re.compile``.
 The file is trusted like Python's own ``__pycache__``: it lives in the user's cache dir.
@@ -19,6 +21,7 @@ import os
 import re
 import sys
 import threading
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +31,10 @@ try:  # CPython 3.11/3.12 internals; absent or different elsewhere
     import _sre
     from re import _compiler, _parser  # type: ignore[attr-defined]
 
-    _SUPPORTED = sys.implementation.name == "cpython" and sys.version_info[:2] in {(3, 11),
-                                                                                    (3, 12)}
-    _KEY = f"{sys.version}|{_sre.MAGIC}|v3"
+    _SUPPORTED = (sys.implementation.name == "cpython"
+                  and sys.version_info[:2] in {(3, 11), (3, 12)}
+                  and array("I").itemsize == _sre.CODESIZE)
+    _KEY = f"{sys.version}|{_sre.MAGIC}|{sys.byteorder}|v4"
 except ImportError:  # pragma: no cover - other interpreters
     _SUPPORTED = False
     _KEY = ""
@@ -54,11 +58,11 @@ class RegexCache:
         except OSError:
             return
         try:
-            digest, payload = raw[:32], raw[32:]
+            digest, payload = raw[:32], memoryview(raw)[32:]  # a view: no second copy
             if hashlib.sha256(payload).digest() != digest:
                 raise ValueError("checksum mismatch")
             # marshal, like Python's own .pyc files: our own file in our own cache dir,
-            # checksummed against damage; it holds only ints, strings, lists and dicts.
+            # checksummed against damage; it holds only ints, strings, bytes, tuples and dicts.
             key, entries, firsts = marshal.loads(payload)  # noqa: S302
             if key == _KEY and isinstance(entries, dict) and isinstance(firsts, dict):
                 self._entries, self._firsts = entries, firsts
@@ -71,7 +75,10 @@ class RegexCache:
         entry = self._entries.get(pattern)
         if entry is not None:
             try:
-                cached: re.Pattern[str] = _sre.compile(pattern, *entry)
+                flags, packed, *tables = entry
+                words = array("I")
+                words.frombytes(packed)
+                cached: re.Pattern[str] = _sre.compile(pattern, flags, words.tolist(), *tables)
                 return cached
             except (TypeError, ValueError, RuntimeError):
                 pass
@@ -82,11 +89,16 @@ class RegexCache:
         for name, index in groupindex.items():
             indexgroup[index] = name
         # Plain ints: the opcodes are int subclasses, which marshal cannot store.
-        args = (int(parsed.state.flags), [int(c) for c in code], parsed.state.groups - 1,
-                {str(k): int(v) for k, v in groupindex.items()}, tuple(indexgroup))
-        compiled: re.Pattern[str] = _sre.compile(pattern, *args)
+        flags = int(parsed.state.flags)
+        groups = (parsed.state.groups - 1, {str(k): int(v) for k, v in groupindex.items()},
+                  tuple(indexgroup))
+        compiled: re.Pattern[str] = _sre.compile(pattern, flags, [int(c) for c in code], *groups)
+        try:
+            packed = array("I", code).tobytes()
+        except (OverflowError, TypeError):  # pragma: no cover - CODESIZE words always fit
+            return compiled
         with self._lock:
-            self._entries[pattern] = args
+            self._entries[pattern] = (flags, packed, *groups)
             self._dirty = True
         return compiled
 
