@@ -109,15 +109,6 @@ def _active_block(channel: str, chat: str, now: datetime) -> Select[Any]:
     )
 
 
-async def sender_status(
-    session: AsyncSession, channel: str, chat: str, *, now: datetime, burst_seconds: int
-) -> SenderStatus:
-    """One chat's counts and block (see `sender_statuses`)."""
-    statuses = await sender_statuses(session, channel, [chat], now=now,
-                                     burst_seconds=burst_seconds)
-    return statuses[chat]
-
-
 async def sender_statuses(
     session: AsyncSession, channel: str, chats: Collection[str], *, now: datetime,
     burst_seconds: int,
