@@ -26,7 +26,6 @@ from storage.repo import audit
 from storage.types import utcnow
 from triage import accounts, handover_report, tokens
 from triage.clock import local_today
-from triage.pdf import handover_pdf
 
 CLI_ACTOR = "cli"
 
@@ -130,6 +129,8 @@ async def _handover(db: Database, args: argparse.Namespace) -> None:
         await audit(session, CLI_ACTOR, "view_ooh_handover",
                     detail={"day": day.isoformat(), "page": "cli", "contacts": len(rows)})
     if args.pdf:
+        from triage.pdf import handover_pdf  # fpdf2 stays out of every `frontdoor` process
+
         data = handover_pdf(handover_report.title(window, profile), rows)
         await asyncio.to_thread(Path(args.pdf).write_bytes, data)
         print(f"Wrote {args.pdf} ({len(rows)} contact(s)).")

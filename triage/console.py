@@ -19,7 +19,6 @@ from storage.repo import audit, transcript
 from triage import accounts, handover_view, queue, replies, safeguards
 from triage.auth import Principal
 from triage.outcome import RAGS, Decision, OutcomeError, record, triage_block
-from triage.pdf import contact_pdf
 from triage.reply_templates import BY_OUTCOME
 from triage.sla import sla_for
 from triage.sse import QUEUE_CHANGED
@@ -377,6 +376,9 @@ async def contact_pdf_file(request: web.Request) -> web.StreamResponse:
     except queue.QueueError as exc:
         return render(request, "error.html", status=exc.status, title="Not found",
                       message=exc.message)
+    # fpdf2 and its fonts are about 20 MB: loaded at the first PDF, not in every bot worker.
+    from triage.pdf import contact_pdf
+
     body = await asyncio.to_thread(
         contact_pdf,
         f"Handover for contact {contact.reference} — {c.profile.hub_name}",

@@ -12,7 +12,6 @@ from storage.models import AuditEvent, Contact
 from storage.repo import audit
 from triage import figures, handover_report
 from triage.clock import local_today
-from triage.pdf import handover_pdf
 from triage.text import bad_text
 from triage.webutil import ctx, current, render, requires
 
@@ -52,6 +51,8 @@ async def handover_page(request: web.Request) -> web.StreamResponse:
 @requires("officer")
 async def handover_pdf_file(request: web.Request) -> web.StreamResponse:
     window, rows = await _handover(request, "pdf")
+    from triage.pdf import handover_pdf  # ~20 MB, loaded at the first PDF (see console.py)
+
     body = await asyncio.to_thread(
         handover_pdf, handover_report.title(window, ctx(request).profile), rows)
     return web.Response(
