@@ -29,6 +29,7 @@ from flows.intake import RateLimits
 from flows.render import base_params, fill
 from flows.types import Flag, Message, Reply
 from storage import abuse, repo, retention
+from storage.batch_sql import among
 from storage.db import Database
 from storage.models import Conversation, InboxItem, OutboxItem
 from storage.types import utcnow
@@ -543,7 +544,8 @@ async def _pending_heads(
         rows = await session.scalars(
             select(InboxItem)
             .where(InboxItem.processed_at.is_(None), InboxItem.channel == channel,
-                   InboxItem.chat.in_([chat for ch, chat in keys if ch == channel]))
+                   among(session, InboxItem.chat,
+                         [chat for ch, chat in keys if ch == channel]))
             .order_by(InboxItem.id)
         )
         for item in rows:
@@ -562,6 +564,7 @@ async def _conversations(
     for channel in dict.fromkeys(channel for channel, _ in keys):
         rows = await session.scalars(select(Conversation).where(
             Conversation.channel == channel,
-            Conversation.chat.in_([chat for ch, chat in keys if ch == channel])))
+            among(session, Conversation.chat,
+                  [chat for ch, chat in keys if ch == channel])))
         found.update({(conv.channel, conv.chat): conv for conv in rows})
     return found

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
+from storage.batch_sql import among
 from storage.models import Base, Conversation, InboxItem
 from storage.types import EncryptedText, utcnow
 
@@ -124,13 +125,13 @@ async def sender_statuses(
             func.sum(case((InboxItem.received_at >= burst_since, 1), else_=0)),
             func.count(InboxItem.id),
         )
-        .where(InboxItem.channel == channel, InboxItem.chat.in_(wanted),
+        .where(InboxItem.channel == channel, among(session, InboxItem.chat, wanted),
                InboxItem.received_at >= minute_since)
         .group_by(InboxItem.chat)
     )).all()
     blocks = (await session.execute(
         select(BlockedSender.chat, func.min(BlockedSender.id))
-        .where(BlockedSender.channel == channel, BlockedSender.chat.in_(wanted),
+        .where(BlockedSender.channel == channel, among(session, BlockedSender.chat, wanted),
                is_active(now))
         .group_by(BlockedSender.chat)
     )).all()

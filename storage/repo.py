@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.types import Message, Reply
+from storage.batch_sql import among, on_postgresql, unnest_rows
 from storage.models import (
     AuditEvent,
     ConsentRecord,
@@ -108,13 +109,23 @@ async def store_inbound(session: AsyncSession, messages: list[Message]) -> set[t
     (same channel and external id) is skipped. Returns the (channel, external_id) stored."""
     if not messages:
         return set()
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (insert(InboxItem).on_conflict_do_nothing(index_elements=["channel", "external_id"])
-            .returning(InboxItem.channel, InboxItem.external_id))
-    rows = await session.execute(stmt, [
-        {"channel": m.channel, "chat": m.chat, "external_id": m.external_id,
-         "payload": m.to_json()} for m in messages
-    ])
+    now = utcnow()
+    columns = (InboxItem.channel, InboxItem.chat, InboxItem.external_id, InboxItem.payload,
+               InboxItem.received_at, InboxItem.attempts)
+    values = [(m.channel, m.chat, m.external_id, m.to_json(), now, 0) for m in messages]
+    returning = (InboxItem.channel, InboxItem.external_id)
+    if on_postgresql(session):
+        stmt = (pg_insert(InboxItem)
+                .from_select([c.key for c in columns], unnest_rows(columns, values))
+                .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+                .returning(*returning))
+        rows = await session.execute(stmt)
+    else:
+        rows = await session.execute(
+            sqlite_insert(InboxItem)
+            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+            .returning(*returning),
+            [dict(zip((c.key for c in columns), row, strict=True)) for row in values])
     return {(channel, external) for channel, external in rows.all() if external is not None}
 
 
@@ -156,7 +167,7 @@ LOCK_PURGE = 3
 async def xact_lock(session: AsyncSession, namespace: int, key: int) -> None:
     """Serialise a short transaction across workers on PostgreSQL (SQLite's BEGIN IMMEDIATE
     already serialises every writer)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgresql(session):
         await session.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"),
                               {"ns": namespace, "key": key})
 
@@ -180,7 +191,7 @@ async def claim_outbox(
     unsent: list[ColumnElement[bool]] = [OutboxItem.sent_at.is_(None),
                                          OutboxItem.channel == channel]
     if only is not None:
-        unsent.append(OutboxItem.chat.in_(list(only)))
+        unsent.append(among(session, OutboxItem.chat, only))
     heads = (
         select(OutboxItem.chat, func.min(OutboxItem.id).label("head_id"))
         .where(*unsent).group_by(OutboxItem.chat).subquery()
@@ -194,10 +205,11 @@ async def claim_outbox(
     if not due_chats:
         return []
     items = list((await session.scalars(
-        select(OutboxItem).where(*unsent, OutboxItem.chat.in_(due_chats)).order_by(OutboxItem.id)
+        select(OutboxItem).where(*unsent, among(session, OutboxItem.chat, due_chats))
+        .order_by(OutboxItem.id)
     )).all())
     await session.execute(
-        update(OutboxItem).where(OutboxItem.id.in_([i.id for i in items]))
+        update(OutboxItem).where(among(session, OutboxItem.id, [i.id for i in items]))
         .values(next_attempt_at=now + timedelta(seconds=lease))
     )
     return items
@@ -208,7 +220,7 @@ async def release_outbox(session: AsyncSession, item_ids: list[int]) -> None:
     if item_ids:
         await session.execute(
             update(OutboxItem)
-            .where(OutboxItem.id.in_(item_ids), OutboxItem.sent_at.is_(None))
+            .where(among(session, OutboxItem.id, item_ids), OutboxItem.sent_at.is_(None))
             .values(next_attempt_at=utcnow())
         )
 
@@ -223,7 +235,7 @@ async def mark_sent_many(session: AsyncSession, item_ids: Collection[int]) -> No
     """`mark_sent` for several replies in one statement (acknowledgements are grouped)."""
     if item_ids:
         await session.execute(
-            update(OutboxItem).where(OutboxItem.id.in_(list(item_ids)))
+            update(OutboxItem).where(among(session, OutboxItem.id, item_ids))
             .values(sent_at=utcnow(), payload={"sent": True})
             .execution_options(synchronize_session=False)
         )
@@ -238,7 +250,7 @@ async def chats_with_unsent(
         return set()
     rows = await session.scalars(
         select(OutboxItem.chat).where(OutboxItem.sent_at.is_(None), OutboxItem.channel == channel,
-                                      OutboxItem.chat.in_(list(chats))).distinct()
+                                      among(session, OutboxItem.chat, chats)).distinct()
     )
     return set(rows.all())
 
