@@ -69,7 +69,7 @@ def main(argv: list[str]) -> int:
     # Drivers log statements and their arguments below WARNING: only Alembic's own steps show.
     logging.basicConfig(level=logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.INFO)
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)
     try:
         upgrade_sync(os.environ[URL_VARIABLE], argv[0] if argv else "head")
     except DataKeyError as exc:

@@ -1,0 +1,118 @@
+"""What a long-running worker holds: libraries only a rare path needs stay out of it (PDF export,
+Alembic), and batch statements keep one SQL text whatever their size, so PostgreSQL's
+per-connection statement caches stay small. Each of these once cost 10-20 MB per worker."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, select
+
+from flows.types import Kind, Message
+from storage import abuse, repo
+from storage.batch_sql import among
+from storage.crypto import DataKeyError
+from storage.db import Database
+from storage.migrate import upgrade, upgrade_sync
+from storage.models import InboxItem, OutboxItem
+from storage.types import utcnow
+
+ROOT = Path(__file__).resolve().parents[1]
+
+WORKER_IMPORTS = """
+import sys
+import bot.cli
+bot.cli.build_parser()  # every subcommand module, as `frontdoor run` loads them
+import bot.app, bot.web, triage.web, triage.alerts, bot.telegram
+heavy = sorted(m for m in ("fpdf", "fontTools", "PIL", "alembic", "mako", "pygments")
+               if m in sys.modules)
+print(",".join(heavy))
+"""
+
+
+def test_a_worker_imports_neither_the_pdf_library_nor_alembic() -> None:
+    result = subprocess.run([sys.executable, "-c", WORKER_IMPORTS], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == ""
+
+
+async def test_start_up_migration_runs_in_a_child_process(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'new.sqlite3'}"
+    await upgrade(url)
+    db = Database(url)
+    try:
+        async with db.transaction() as session:
+            assert await session.scalar(select(InboxItem.id)) is None  # tables exist
+    finally:
+        await db.dispose()
+    assert "alembic" not in sys.modules or "alembic.command" not in sys.modules
+
+
+async def test_a_data_key_error_in_the_migration_reaches_the_operator(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A database from before encryption at rest, holding a conversation: migrating it needs
+    # the data key, and the one configured is not a key.
+    path = tmp_path / "old.sqlite3"
+    await asyncio.to_thread(upgrade_sync, f"sqlite+aiosqlite:///{path}", "0004")
+    with sqlite3.connect(path) as plain:
+        plain.execute("INSERT INTO conversations (channel, chat, language, journey, run, state, "
+                      "status, created_at, last_activity_at) VALUES ('test', '1', 'en', "
+                      "'parent', 1, '{\"child\": \"Sam\"}', 'open', '2026-01-01', '2026-01-01')")
+    monkeypatch.setenv("FRONTDOOR_DATA_KEYS", "not-a-key")
+    with pytest.raises(DataKeyError, match=r"^Entry 1 of FRONTDOOR_DATA_KEYS is not a data key"):
+        await upgrade(f"sqlite+aiosqlite:///{path}")
+
+
+def inbound(chat: str, n: int) -> Message:
+    return Message("test", chat, Kind.TEXT, text=f"hello {n}", external_id=f"{chat}-{n}")
+
+
+async def test_batches_of_any_size_share_one_statement_text(db: Database) -> None:
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        for size in (1, 2, 7):
+            chats = [f"s{size}-{i}" for i in range(size)]
+            async with db.transaction() as session:
+                await repo.store_inbound(session, [inbound(chat, 0) for chat in chats])
+                await abuse.sender_statuses(session, "test", chats, now=utcnow(),
+                                            burst_seconds=10)
+                found = (await session.scalars(select(InboxItem.chat).where(
+                    among(session, InboxItem.chat, chats)))).all()
+                assert sorted(found) == sorted(chats)
+                assert await repo.chats_with_unsent(session, "test", chats) == set()
+                await repo.mark_sent_many(session, [])
+                assert (await session.scalars(select(OutboxItem.id).where(
+                    among(session, OutboxItem.id, [-1] * size)))).all() == []
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    texts = {" ".join(s.split()) for s in statements if not s.startswith(("BEGIN", "SAVEPOINT"))}
+    if db.dialect == "postgresql":
+        # store_inbound, two rate-limit reads, two lookups, chats_with_unsent: 6 texts in all,
+        # not 6 per batch size.
+        assert len(texts) == 6, texts
+    else:
+        assert len(texts) > 6  # SQLite keeps IN (...) and multi-row VALUES
+
+
+async def test_a_batch_insert_keeps_order_and_skips_repeats(db: Database) -> None:
+    async with db.transaction() as session:
+        first = await repo.store_inbound(session, [inbound("o", n) for n in range(5)])
+    async with db.transaction() as session:
+        again = await repo.store_inbound(session, [inbound("o", n) for n in (3, 4, 5, 6)])
+        rows = (await session.execute(select(InboxItem.external_id, InboxItem.payload)
+                                      .order_by(InboxItem.id))).all()
+    assert len(first) == 5 and again == {("test", "o-5"), ("test", "o-6")}
+    assert [external for external, _ in rows] == [f"o-{n}" for n in range(7)]
+    assert rows[6][1]["text"] == "hello 6"  # the encrypted payload reads back
+
+
