@@ -13,7 +13,7 @@ import contextlib
 import logging
 import zlib
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -31,7 +31,7 @@ from flows.types import Flag, Message, Reply
 from storage import abuse, repo, retention
 from storage.batch_sql import among
 from storage.db import Database
-from storage.models import Conversation, InboxItem, OutboxItem
+from storage.models import Contact, Conversation, InboxItem, OutboxItem
 from storage.types import utcnow
 
 log = logging.getLogger("frontdoor.processor")
@@ -306,13 +306,22 @@ class Processor:
             async with self.db.transaction() as session:
                 await self._chat_locks(session, keys)
                 heads, more = await _pending_heads(session, keys)
+                messages = {key: Message.from_json(item.payload) for key, item in heads.items()}
                 conversations = await _conversations(session, list(heads))
+                fresh = {key: self._conversation_for(messages[key])
+                         for key in heads if key not in conversations}
+                session.add_all(fresh.values())
+                conversations.update(fresh)
+                # One flush for the new conversations and one query for the open contacts, so
+                # the turns below find theirs in the session instead of each flushing and
+                # querying on its own (the unit of work then writes each table once).
+                await session.flush()
+                contacts = await _contacts(session, conversations.values())
                 direct = await self._direct(session, list(heads))
                 for key, item in heads.items():
                     channel, chat = key
-                    message = Message.from_json(item.payload)
-                    conv = conversations.get(key) or await self._new_conversation(session,
-                                                                                    message)
+                    message = messages[key]
+                    conv = conversations[key]
                     result = await self.engine.handle(session, conv, message)
                     handoff = direct.get(key)
                     replies = [
@@ -330,6 +339,7 @@ class Processor:
                         handoffs.append((handoff, chat, replies))
                     elif replies:
                         queued.add(channel)
+                del contacts  # held in the identity map until every turn had its own
         except Exception as exc:
             log.warning("a batch of %d chats failed (%s); handling them one by one",
                         len(keys), type(exc).__name__)
@@ -420,13 +430,16 @@ class Processor:
         return conv or await self._new_conversation(session, message)
 
     async def _new_conversation(self, session: AsyncSession, message: Message) -> Conversation:
-        language = message.language if message.language in available_languages() else None
-        conv = Conversation(channel=message.channel, chat=message.chat,
-                            language=language or self.engine.profile.raw["default_language"],
-                            state={}, run=1)
+        conv = self._conversation_for(message)
         session.add(conv)
         await session.flush()
         return conv
+
+    def _conversation_for(self, message: Message) -> Conversation:
+        language = message.language if message.language in available_languages() else None
+        return Conversation(channel=message.channel, chat=message.chat,
+                            language=language or self.engine.profile.raw["default_language"],
+                            state={}, run=1)
 
     async def _failed(self, channel: str, chat: str, item_id: int) -> None:
         """A turn that keeps failing: tell the person kindly, keep their answers, move on.
@@ -555,6 +568,16 @@ async def _pending_heads(
             else:
                 heads[key] = item
     return heads, more
+
+
+async def _contacts(session: AsyncSession, conversations: Iterable[Conversation]) -> list[Contact]:
+    """The conversations' contacts, loaded together into the session's identity map (which
+    holds them weakly: the caller keeps the list until the turns are done)."""
+    ids = [conv.contact_id for conv in conversations if conv.contact_id]
+    if not ids:
+        return []
+    return list((await session.scalars(select(Contact).where(among(session, Contact.id, ids))))
+                .all())
 
 
 async def _conversations(
