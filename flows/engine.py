@@ -31,12 +31,8 @@ from flows.risk import Assessment, assess
 from flows.status import describe, own_requests
 from flows.types import Choice, Flag, Kind, Message, Reply
 from profiles import Profile
-from storage import repo
-from storage.models import (
-    Contact,
-    Conversation,
-    Turn,
-)
+from storage import repo, turn_log
+from storage.models import Contact, Conversation
 from storage.types import utcnow
 
 log = logging.getLogger("frontdoor.engine")
@@ -953,8 +949,8 @@ class Engine:
     ) -> None:
         if conv.id is None:
             await session.flush()
-        session.add(Turn(conversation_id=conv.id, run=conv.run, direction=direction,
-                         step=step[:60] or None, kind=kind, text=text))
+        turn_log.add(session, conversation_id=conv.id, run=conv.run, direction=direction,
+                     step=step[:60] or None, kind=kind, text=text)
 
 
 _RISK_ORDER = ["none", "concern", "urgent", "immediate"]
