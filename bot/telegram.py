@@ -34,7 +34,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
 from bot.settings import Settings
-from bot.telegram_session import JsonAiohttpSession
+from bot.telegram_session import JsonAiohttpSession, call_unread
 from flows.commands import COMMANDS, MENU
 from flows.i18n import available_languages, translator
 from flows.processor import Processor
@@ -171,10 +171,17 @@ _settling: set[asyncio.Task[None]] = set()
 async def _settle_button(query: CallbackQuery) -> None:
     """Stop the spinner on the pressed button and remove the answered question's buttons, so
     they can't be pressed again by mistake. Cosmetic: the answer is already stored."""
+    from aiogram.methods import AnswerCallbackQuery, EditMessageReplyMarkup
+
     try:
-        await query.answer()
+        bot = query.bot
+        if bot is None:
+            return
+        await call_unread(bot, AnswerCallbackQuery(callback_query_id=query.id))
         if query.message is not None:
-            await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+            await call_unread(bot, EditMessageReplyMarkup(
+                chat_id=query.message.chat.id, message_id=query.message.message_id,
+                reply_markup=None))
     except TelegramAPIError:
         pass
     except Exception as exc:  # a closed session at shutdown, say: never an unhandled task error
@@ -308,6 +315,7 @@ def make_deliver(bot: Bot) -> Any:
         TelegramRetryAfter,
         TelegramServerError,
     )
+    from aiogram.methods import SendMessage
     from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
     from bot.outbox import RetryLater, Undeliverable
@@ -330,11 +338,10 @@ def make_deliver(bot: Bot) -> Any:
         sent = 0
         try:
             for n, chunk in enumerate(chunks):
-                await bot.send_message(
+                await call_unread(bot, SendMessage(
                     chat_id=int(chat) if chat.lstrip("-").isdigit() else chat, text=chunk,
                     reply_markup=markup if n == len(chunks) - 1 else None,
-                    request_timeout=SEND_TIMEOUT,
-                )
+                ), request_timeout=SEND_TIMEOUT)
                 sent = n + 1
         except TelegramRetryAfter as exc:
             raise RetryLater(float(exc.retry_after), "rate limited",

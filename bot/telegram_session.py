@@ -5,10 +5,17 @@ part its own socket write; under load that was a fifth of the bot's CPU. The Bot
 the same fields as one JSON body. Calls that upload a file still go as a form (aiogram's own
 path), and answers are checked by aiogram exactly as before, so its errors (retry after,
 forbidden, bad request...) are unchanged.
+
+`call_unread` is for calls whose answer the bot never reads (a reply sent, a button settled):
+a successful answer is only checked for `"ok": true` instead of being validated into
+aiogram's models (a sent Message, dozens of nested fields, was a tenth of a turn's CPU); any
+other answer goes through aiogram's check, so failures raise the same errors.
 """
 
 from __future__ import annotations
 
+import contextlib
+from http import HTTPStatus
 from typing import Any, cast
 
 from aiogram import Bot
@@ -32,24 +39,65 @@ class JsonAiohttpSession(AiohttpSession):
                 body[key] = prepared
         return None if files else body
 
+    async def _post(
+        self, bot: Bot, method: TelegramMethod[TelegramType], body: dict[str, Any],
+        request_timeout: int | None,
+    ) -> tuple[int, str]:
+        session = await self.create_session()
+        url = self.api.api_url(token=bot.token, method=method.__api_method__)
+        try:
+            async with session.post(
+                url, data=self.json_dumps(body), headers=JSON_HEADERS,
+                timeout=ClientTimeout(total=self.timeout if request_timeout is None
+                                      else request_timeout),
+            ) as resp:
+                return resp.status, await resp.text()
+        except TimeoutError as e:
+            raise TelegramNetworkError(method=method, message="Request timeout error") from e
+        except ClientError as e:
+            raise TelegramNetworkError(method=method, message=f"{type(e).__name__}: {e}") from e
+
     async def make_request(  # aiogram's signature, timeout included
         self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None  # noqa: ASYNC109
     ) -> TelegramType:
         body = self.build_json(bot, method)
         if body is None:
             return await super().make_request(bot, method, timeout)
-        session = await self.create_session()
-        url = self.api.api_url(token=bot.token, method=method.__api_method__)
-        try:
-            async with session.post(
-                url, data=self.json_dumps(body), headers=JSON_HEADERS,
-                timeout=ClientTimeout(total=self.timeout if timeout is None else timeout),
-            ) as resp:
-                raw_result = await resp.text()
-        except TimeoutError as e:
-            raise TelegramNetworkError(method=method, message="Request timeout error") from e
-        except ClientError as e:
-            raise TelegramNetworkError(method=method, message=f"{type(e).__name__}: {e}") from e
-        response = self.check_response(bot=bot, method=method, status_code=resp.status,
+        status, raw_result = await self._post(bot, method, body, timeout)
+        response = self.check_response(bot=bot, method=method, status_code=status,
                                        content=raw_result)
         return cast(TelegramType, response.result)
+
+    async def call_unread(
+        self, bot: Bot, method: TelegramMethod[Any], request_timeout: int | None = None
+    ) -> None:
+        """Make a call whose result is not needed, through the session's middlewares like
+        `bot(method)`, raising the same errors."""
+        call = self.middleware.wrap_middlewares(self._request_unread, timeout=request_timeout)
+        await call(bot, method)
+
+    async def _request_unread(  # a request middleware's callback: aiogram passes `timeout`
+        self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None  # noqa: ASYNC109
+    ) -> Any:
+        body = self.build_json(bot, method)
+        if body is None:
+            return await super().make_request(bot, method, timeout)
+        status, raw_result = await self._post(bot, method, body, timeout)
+        if status == HTTPStatus.OK:
+            with contextlib.suppress(ValueError):
+                answer = self.json_loads(raw_result)
+                if isinstance(answer, dict) and answer.get("ok") is True:
+                    return answer.get("result")
+        return self.check_response(bot=bot, method=method, status_code=status,
+                                   content=raw_result).result
+
+
+async def call_unread(
+    bot: Bot, method: TelegramMethod[Any], request_timeout: int | None = None
+) -> None:
+    """`bot(method)` for a result nobody reads: the light check on this bot's own session,
+    aiogram's full one on any other."""
+    if isinstance(bot.session, JsonAiohttpSession):
+        await bot.session.call_unread(bot, method, request_timeout)
+    else:
+        await bot(method, request_timeout=request_timeout)

@@ -6,13 +6,15 @@ arriving, or a rate limit from Telegram no longer turned into a wait and a retry
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from aiogram import Bot, methods
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
+from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter, TelegramServerError
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.telegram_session import JsonAiohttpSession
+from bot.telegram_session import JsonAiohttpSession, call_unread
 from tests.fake_bot_api import DEFAULT_TOKEN, FakeBotAPI
 
 CHAT = 4242
@@ -76,3 +78,33 @@ async def test_telegram_errors_keep_their_meaning(fake: FakeBotAPI, bot: Bot) ->
         await bot.send_message(CHAT, "")  # empty text is refused by the Bot API
     await bot.send_message(CHAT, "two")
     assert [r["plain_text"] for r in fake.sent(CHAT, ("sendMessage",))] == ["two"]
+
+
+async def test_a_call_whose_answer_is_unread_still_raises_telegrams_errors(
+        fake: FakeBotAPI, bot: Bot) -> None:
+    fake.push_text(CHAT, "hello")
+    await call_unread(bot, methods.SendMessage(chat_id=CHAT, text="one"))
+    fake.fail_next("sendMessage", status=429, retry_after=4)
+    with pytest.raises(TelegramRetryAfter) as waited:
+        await call_unread(bot, methods.SendMessage(chat_id=CHAT, text="two"))
+    assert waited.value.retry_after == 4
+    with pytest.raises(TelegramBadRequest):
+        await call_unread(bot, methods.SendMessage(chat_id=CHAT, text=""))
+    fake.fail_next("sendMessage", status=502)
+    with pytest.raises(TelegramServerError):
+        await call_unread(bot, methods.SendMessage(chat_id=CHAT, text="three"))
+    assert [r["plain_text"] for r in fake.sent(CHAT, ("sendMessage",))] == ["one"]
+
+
+async def test_an_unread_call_goes_through_the_sessions_middlewares(
+        fake: FakeBotAPI, bot: Bot) -> None:
+    seen: list[str] = []
+
+    async def record(make_request: Any, bot_: Bot, method: Any) -> Any:
+        seen.append(method.__api_method__)
+        return await make_request(bot_, method)
+
+    bot.session.middleware(record)
+    fake.push_text(CHAT, "hello")
+    await call_unread(bot, methods.SendMessage(chat_id=CHAT, text="hi"))
+    assert seen == ["sendMessage"]
