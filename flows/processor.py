@@ -301,6 +301,7 @@ class Processor:
         counted and, in the end, the person told. Returns the chats with more waiting."""
         events_out: list[tuple[str, dict[str, object]]] = []
         handoffs: list[tuple[Handoff, str, list[OutboxItem]]] = []
+        outgoing: list[tuple[str, str, Reply, int | None, float | None]] = []
         queued: set[str] = set()
         try:
             async with self.db.transaction() as session:
@@ -324,22 +325,22 @@ class Processor:
                     conv = conversations[key]
                     result = await self.engine.handle(session, conv, message)
                     handoff = direct.get(key)
-                    replies = [
-                        await repo.enqueue_reply(
-                            session, channel, chat, reply, flush=False,
-                            lease=handoff.lease if handoff is not None else None,
-                            contact_id=None if result.deleted else conv.contact_id)
-                        for reply in result.replies
-                    ]
+                    lease = handoff.lease if handoff is not None else None
+                    contact_id = None if result.deleted else conv.contact_id
+                    outgoing += [(channel, chat, reply, contact_id, lease)
+                                 for reply in result.replies]
                     item.processed_at = utcnow()
                     if not result.deleted:
                         item.payload = {"processed": True}  # the words live in the turn log
                     events_out += result.events
-                    if handoff is not None and replies:
-                        handoffs.append((handoff, chat, replies))
-                    elif replies:
+                    if result.replies and handoff is None:
                         queued.add(channel)
                 del contacts  # held in the identity map until every turn had its own
+                by_chat: dict[tuple[str, str], list[OutboxItem]] = {}
+                for written in await repo.enqueue_replies(session, outgoing):
+                    by_chat.setdefault((written.channel, written.chat), []).append(written)
+                handoffs = [(direct[key], key[1], written) for key, written in by_chat.items()
+                            if key in direct]
         except Exception as exc:
             log.warning("a batch of %d chats failed (%s); handling them one by one",
                         len(keys), type(exc).__name__)

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select, text, update
+from sqlalchemy import ColumnElement, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -102,6 +102,39 @@ async def enqueue_reply(
     if flush:
         await session.flush()
     return item
+
+
+async def enqueue_replies(
+    session: AsyncSession, replies: list[tuple[str, str, Reply, int | None, float | None]],
+) -> list[OutboxItem]:
+    """`enqueue_reply` for many (channel, chat, reply, contact_id, lease) at once, in order.
+    On PostgreSQL one `INSERT ... SELECT FROM unnest ... RETURNING id` (one statement text for
+    any count); the items come back with their ids, outside the session (nothing changes
+    them in this transaction). SQLite leaves them to the commit's flush."""
+    now = utcnow()
+    items = [
+        OutboxItem(channel=channel, chat=chat, payload=reply.to_json(), contact_id=contact_id,
+                   created_at=now, attempts=0, last_error="",
+                   next_attempt_at=now + timedelta(seconds=lease or 0))
+        for channel, chat, reply, contact_id, lease in replies
+    ]
+    if not items:
+        return items
+    if not on_postgresql(session):
+        session.add_all(items)
+        return items
+    columns = (OutboxItem.channel, OutboxItem.chat, OutboxItem.payload, OutboxItem.contact_id,
+               OutboxItem.created_at, OutboxItem.next_attempt_at, OutboxItem.attempts,
+               OutboxItem.last_error)
+    rows = [tuple(getattr(item, c.key) for c in columns) for item in items]
+    ids = (await session.scalars(
+        insert(OutboxItem).from_select([c.key for c in columns], unnest_rows(columns, rows))
+        .returning(OutboxItem.id)
+    )).all()
+    # Serial ids follow the SELECT's order (unnest_rows orders by position) in one statement.
+    for item, item_id in zip(items, sorted(ids), strict=True):
+        item.id = item_id
+    return items
 
 
 async def store_inbound(session: AsyncSession, messages: list[Message]) -> set[tuple[str, str]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, select
 
-from flows.types import Kind, Message
+from flows.types import Kind, Message, Reply
 from storage import abuse, repo
 from storage.batch_sql import among
 from storage.crypto import DataKeyError
@@ -97,15 +97,17 @@ async def test_batches_of_any_size_share_one_statement_text(db: Database) -> Non
                 await repo.mark_sent_many(session, [])
                 assert (await session.scalars(select(OutboxItem.id).where(
                     among(session, OutboxItem.id, [-1] * size)))).all() == []
+                await repo.enqueue_replies(session, [("test", chat, Reply(f"hi {chat}"), None,
+                                                      None) for chat in chats])
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
     texts = {" ".join(s.split()) for s in statements if not s.startswith(("BEGIN", "SAVEPOINT"))}
     if db.dialect == "postgresql":
-        # store_inbound, two rate-limit reads, two lookups, chats_with_unsent: 6 texts in all,
-        # not 6 per batch size.
-        assert len(texts) == 6, texts
+        # store_inbound, two rate-limit reads, two lookups, chats_with_unsent,
+        # enqueue_replies: 7 texts in all, not 7 per batch size.
+        assert len(texts) == 7, texts
     else:
-        assert len(texts) > 6  # SQLite keeps IN (...) and multi-row VALUES
+        assert len(texts) > 7  # SQLite keeps IN (...) and multi-row VALUES
 
 
 async def test_a_batch_insert_keeps_order_and_skips_repeats(db: Database) -> None:
@@ -120,3 +122,20 @@ async def test_a_batch_insert_keeps_order_and_skips_repeats(db: Database) -> Non
     assert rows[6][1]["text"] == "hello 6"  # the encrypted payload reads back
 
 
+
+
+async def test_replies_written_together_keep_their_order_and_lease(db: Database) -> None:
+    async with db.transaction() as session:
+        items = await repo.enqueue_replies(session, [
+            ("test", "r1", Reply("first"), None, 60.0),
+            ("test", "r2", Reply("other chat"), 7, None),
+            ("test", "r1", Reply("second"), None, 60.0),
+        ])
+    async with db.transaction() as session:
+        rows = (await session.scalars(select(OutboxItem).order_by(OutboxItem.id))).all()
+    assert [i.id for i in items] == [r.id for r in rows]
+    assert [(r.chat, Reply.from_json(r.payload).text, r.contact_id) for r in rows] == [
+        ("r1", "first", None), ("r2", "other chat", 7), ("r1", "second", None)]
+    leased, due = rows[0], rows[1]
+    assert 59 <= (leased.next_attempt_at - leased.created_at).total_seconds() <= 60
+    assert due.next_attempt_at == due.created_at and due.sent_at is None
