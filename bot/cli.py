@@ -19,6 +19,9 @@ def _epilog() -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from bot import malloc_arenas
+
+    malloc_arenas.cap()  # before any thread starts (the imports below start some)
     from bot.app import serve
     from bot.runtime import setup_logging
 

@@ -139,3 +139,13 @@ async def test_replies_written_together_keep_their_order_and_lease(db: Database)
     leased, due = rows[0], rows[1]
     assert 59 <= (leased.next_attempt_at - leased.created_at).total_seconds() <= 60
     assert due.next_attempt_at == due.created_at and due.sent_at is None
+
+
+def test_malloc_arenas_are_capped_unless_the_operator_chose(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot import malloc_arenas
+
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert malloc_arenas.cap() is False  # the operator's setting stands
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    assert malloc_arenas.cap() is True  # glibc (Debian, CI)
