@@ -88,19 +88,11 @@ async def add_consent(session: AsyncSession, contact: Contact, **fields: Any) ->
 
 
 async def enqueue_reply(
-    session: AsyncSession, channel: str, chat: str, reply: Reply, *, contact_id: int | None = None,
-    lease: float | None = None, flush: bool = True,
+    session: AsyncSession, channel: str, chat: str, reply: Reply, *, contact_id: int | None = None
 ) -> OutboxItem:
-    """`lease` (seconds): the writer will send it itself (see flows/processor.py), so no
-    other worker's claim takes it for that long from now. `flush=False` leaves the insert to
-    the commit, where a turn's rows go out together (its id is set then)."""
     item = OutboxItem(channel=channel, chat=chat, payload=reply.to_json(), contact_id=contact_id)
-    if lease is not None:
-        item.created_at = utcnow()
-        item.next_attempt_at = item.created_at + timedelta(seconds=lease)
     session.add(item)
-    if flush:
-        await session.flush()
+    await session.flush()
     return item
 
 
