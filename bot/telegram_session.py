@@ -15,6 +15,7 @@ other answer goes through aiogram's check, so failures raise the same errors.
 from __future__ import annotations
 
 import contextlib
+import functools
 from http import HTTPStatus
 from typing import Any, cast
 
@@ -60,37 +61,33 @@ class JsonAiohttpSession(AiohttpSession):
     async def make_request(  # aiogram's signature, timeout included
         self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None  # noqa: ASYNC109
     ) -> TelegramType:
-        body = self.build_json(bot, method)
-        if body is None:
-            return await super().make_request(bot, method, timeout)
-        status, raw_result = await self._post(bot, method, body, timeout)
-        response = self.check_response(bot=bot, method=method, status_code=status,
-                                       content=raw_result)
-        return cast(TelegramType, response.result)
+        return cast(TelegramType, await self._request(bot, method, timeout, read=True))
 
     async def call_unread(
         self, bot: Bot, method: TelegramMethod[Any], request_timeout: int | None = None
     ) -> None:
         """Make a call whose result is not needed, through the session's middlewares like
         `bot(method)`, raising the same errors."""
-        call = self.middleware.wrap_middlewares(self._request_unread, timeout=request_timeout)
-        await call(bot, method)
+        unread = functools.partial(self._request, read=False)
+        await self.middleware.wrap_middlewares(unread, timeout=request_timeout)(bot, method)
 
-    async def _request_unread(  # a request middleware's callback: aiogram passes `timeout`
-        self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None  # noqa: ASYNC109
+    async def _request(
+        self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None,  # noqa: ASYNC109
+        *, read: bool,
     ) -> Any:
+        """One call as JSON (a form when it uploads). `read=False`: a successful answer is
+        only checked for `"ok": true`; any other goes through aiogram's check."""
         body = self.build_json(bot, method)
         if body is None:
             return await super().make_request(bot, method, timeout)
         status, raw_result = await self._post(bot, method, body, timeout)
-        if status == HTTPStatus.OK:
+        if not read and status == HTTPStatus.OK:
             with contextlib.suppress(ValueError):
                 answer = self.json_loads(raw_result)
                 if isinstance(answer, dict) and answer.get("ok") is True:
                     return answer.get("result")
         return self.check_response(bot=bot, method=method, status_code=status,
                                    content=raw_result).result
-
 
 async def call_unread(
     bot: Bot, method: TelegramMethod[Any], request_timeout: int | None = None
