@@ -175,10 +175,11 @@ print(json.dumps(out))
 """
 
 
-def run_child(mode: str) -> dict[str, Any]:
+def python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`code` in a fresh interpreter (aiogram imported from scratch); it must succeed."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, mode],
+        [sys.executable, "-c", code, *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -186,7 +187,11 @@ def run_child(mode: str) -> dict[str, Any]:
         timeout=180,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return proc
+
+
+def run_child(mode: str) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(python(CHILD, mode).stdout.strip().splitlines()[-1])
     return result
 
 
@@ -349,12 +354,7 @@ asyncio.run(main())
 
 def test_real_bot_against_fake_bot_api() -> None:
     """The whole path aiogram takes: methods serialised into requests, answers parsed."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(
-        [sys.executable, "-c", E2E], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = json.loads(python(E2E).stdout.strip().splitlines()[-1])
     assert out["me"] is True
     assert out["sent"] == [True, "Yes"]
     assert out["updates"] == [
@@ -404,16 +404,7 @@ print(json.dumps({"failed": FailOnce.failed, "lazy": lazy.LAZY, "unbuilt": len(l
 
 
 def test_failed_lazy_import_falls_back_to_aiogram_as_it_was() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(
-        [sys.executable, "-c", FAILING_ONCE],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    proc = python(FAILING_ONCE)
     assert "importing it eagerly" in proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {
         "failed": True,
