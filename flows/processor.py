@@ -316,7 +316,8 @@ class Processor:
                 # One flush for the new conversations and one query for the open contacts, so
                 # the turns below find theirs in the session instead of each flushing and
                 # querying on its own (the unit of work then writes each table once).
-                await session.flush()
+                if fresh:
+                    await session.flush()
                 contacts = await _contacts(session, conversations.values())
                 direct = await self._direct(session, list(heads))
                 for key, item in heads.items():
