@@ -9,6 +9,7 @@ import signal
 
 from aiohttp import web
 
+from bot import gc_freeze
 from bot.outbox import OutboxSender
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
@@ -75,6 +76,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
             tasks.append(asyncio.create_task(telegram.poll(), name="telegram-polling"))
             log.info("telegram: long polling")
 
+    frozen = gc_freeze.freeze()  # start-up is over: what exists now lives as long as we do
+    log.debug("%d start-up objects frozen", frozen)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

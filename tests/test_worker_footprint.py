@@ -152,3 +152,39 @@ def test_malloc_arenas_are_capped_unless_the_operator_chose() -> None:
                             capture_output=True, text=True, timeout=60, check=True)
     # The operator's setting stands; otherwise capped (glibc: Debian, CI).
     assert result.stdout.split() == ["False", "True"]
+
+
+SERVE_AND_COUNT_FROZEN = """
+import asyncio, gc, socket
+from bot.app import serve
+from bot.settings import Settings
+
+async def main():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = Settings(**{**Settings.from_env().__dict__, "port": port})
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(settings, stop=stop))
+    for _ in range(600):  # start-up takes a few seconds
+        if gc.get_freeze_count() or task.done():
+            break
+        await asyncio.sleep(0.05)
+    frozen = gc.get_freeze_count()
+    stop.set()
+    await task
+    print(frozen)
+
+asyncio.run(main())
+"""
+
+
+def test_a_running_worker_keeps_its_start_up_heap_out_of_full_collections(
+        tmp_path: Path) -> None:
+    # A full collection walked every start-up object (NLU models, aiogram's types...): about a
+    # tenth of the bot's CPU under load. A child process: freezing is process-wide.
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'w.sqlite3'}",
+           "TELEGRAM_BOT_TOKEN": ""}
+    result = subprocess.run([sys.executable, "-c", SERVE_AND_COUNT_FROZEN], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120, check=True)
+    assert int(result.stdout.split()[-1]) > 100_000
