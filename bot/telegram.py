@@ -177,11 +177,10 @@ async def _settle_button(query: CallbackQuery) -> None:
         bot = query.bot
         if bot is None:
             return
-        await call_unread(bot, AnswerCallbackQuery(callback_query_id=query.id))
-        if query.message is not None:
-            await call_unread(bot, EditMessageReplyMarkup(
-                chat_id=query.message.chat.id, message_id=query.message.message_id,
-                reply_markup=None))
+        await call_unread(bot, AnswerCallbackQuery, callback_query_id=query.id)
+        if query.message is not None:  # no reply_markup: the buttons are removed
+            await call_unread(bot, EditMessageReplyMarkup, chat_id=query.message.chat.id,
+                              message_id=query.message.message_id)
     except TelegramAPIError:
         pass
     except Exception as exc:  # a closed session at shutdown, say: never an unhandled task error
@@ -307,6 +306,15 @@ def _rest(reply: Reply, chunks: list[str], sent: int) -> Reply | None:
                    flags=reply.flags - {Flag.EMERGENCY, Flag.URGENT})
 
 
+@functools.lru_cache(maxsize=2048)
+def keyboard(choices: tuple[Choice, ...]) -> dict[str, Any]:
+    """A reply's buttons as the Bot API's InlineKeyboardMarkup JSON, one button a row. Built
+    once per set of buttons: the same question's go to everyone who reaches it. Shared, so
+    never changed."""
+    return {"inline_keyboard": [[{"text": c.label[:64], "callback_data": c.id[:64]}]
+                                for c in choices]}
+
+
 def make_deliver(bot: Bot) -> Any:
     """Telegram's `deliver(chat, reply)` for the OutboxSender."""
     from aiogram.exceptions import (
@@ -316,18 +324,8 @@ def make_deliver(bot: Bot) -> Any:
         TelegramServerError,
     )
     from aiogram.methods import SendMessage
-    from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
     from bot.outbox import RetryLater, Undeliverable
-
-    @functools.lru_cache(maxsize=2048)
-    def keyboard(choices: tuple[Choice, ...]) -> InlineKeyboardMarkup:
-        """Built once per set of buttons (aiogram's models are frozen, so safe to share): the
-        same question's buttons go to everyone who reaches it, and building them was a
-        twentieth of a turn."""
-        return InlineKeyboardMarkup(inline_keyboard=[
-            [InlineKeyboardButton(text=c.label[:64], callback_data=c.id[:64])] for c in choices
-        ])
 
     async def deliver(chat: str, reply: Reply) -> None:
         markup = keyboard(tuple(reply.choices)) if reply.choices else None
@@ -338,10 +336,11 @@ def make_deliver(bot: Bot) -> Any:
         sent = 0
         try:
             for n, chunk in enumerate(chunks):
-                await call_unread(bot, SendMessage(
-                    chat_id=int(chat) if chat.lstrip("-").isdigit() else chat, text=chunk,
-                    reply_markup=markup if n == len(chunks) - 1 else None,
-                ), request_timeout=SEND_TIMEOUT)
+                fields: dict[str, Any] = {
+                    "chat_id": int(chat) if chat.lstrip("-").isdigit() else chat, "text": chunk}
+                if markup is not None and n == len(chunks) - 1:
+                    fields["reply_markup"] = markup
+                await call_unread(bot, SendMessage, request_timeout=SEND_TIMEOUT, **fields)
                 sent = n + 1
         except TelegramRetryAfter as exc:
             raise RetryLater(float(exc.retry_after), "rate limited",

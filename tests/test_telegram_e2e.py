@@ -66,9 +66,17 @@ async def test_a_parent_completes_a_self_referral_on_telegram(shared):
     assert contact.channel == "telegram" and contact.chat == "4242" and contact.complete
     assert contact.reference in replies[-1]["text"]
     assert consent.contact_id == contact.id and consent.referral_consent == "yes"
-    # The command menu was set, and pressed buttons were answered.
+    # The command menu was set, and pressed buttons were answered and taken away, so an
+    # answered question can't be answered again by mistake.
     assert any(c["command"] == "delete" for c in fake.commands())
-    assert fake.callbacks_answered()
+    pressed = {c["message_id"] for c in fake.callbacks_answered if c["chat_id"] == 4242}
+    assert pressed
+
+    def pressed_questions_without_buttons() -> bool:
+        return not any(m.get("reply_markup") for m in fake.messages(4242)
+                       if m["message_id"] in pressed)
+
+    await fake.wait_for(pressed_questions_without_buttons, timeout=10)
 
 
 async def test_the_same_update_delivered_twice_changes_the_database_once(shared):

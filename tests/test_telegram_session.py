@@ -11,10 +11,17 @@ from typing import Any
 import pytest
 from aiogram import Bot, methods
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter, TelegramServerError
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.telegram import keyboard
 from bot.telegram_session import JsonAiohttpSession, call_unread
+from flows.types import Choice
 from tests.fake_bot_api import DEFAULT_TOKEN, FakeBotAPI
 
 CHAT = 4242
@@ -83,17 +90,38 @@ async def test_telegram_errors_keep_their_meaning(fake: FakeBotAPI, bot: Bot) ->
 async def test_a_call_whose_answer_is_unread_still_raises_telegrams_errors(
         fake: FakeBotAPI, bot: Bot) -> None:
     fake.push_text(CHAT, "hello")
-    await call_unread(bot, methods.SendMessage(chat_id=CHAT, text="one"))
+    await call_unread(bot, methods.SendMessage, chat_id=CHAT, text="one")
     fake.fail_next("sendMessage", status=429, retry_after=4)
     with pytest.raises(TelegramRetryAfter) as waited:
-        await call_unread(bot, methods.SendMessage(chat_id=CHAT, text="two"))
+        await call_unread(bot, methods.SendMessage, chat_id=CHAT, text="two")
     assert waited.value.retry_after == 4
     with pytest.raises(TelegramBadRequest):
-        await call_unread(bot, methods.SendMessage(chat_id=CHAT, text=""))
+        await call_unread(bot, methods.SendMessage, chat_id=CHAT, text="")
     fake.fail_next("sendMessage", status=502)
     with pytest.raises(TelegramServerError):
-        await call_unread(bot, methods.SendMessage(chat_id=CHAT, text="three"))
+        await call_unread(bot, methods.SendMessage, chat_id=CHAT, text="three")
     assert [r["plain_text"] for r in fake.sent(CHAT, ("sendMessage",))] == ["one"]
+
+
+async def test_a_network_failure_of_an_unread_call_is_aiograms_error(bot: Bot) -> None:
+    dead = Bot(DEFAULT_TOKEN, session=JsonAiohttpSession(
+        api=TelegramAPIServer.from_base("http://127.0.0.1:9")))  # nothing listens there
+    try:
+        with pytest.raises(TelegramNetworkError) as failed:
+            await call_unread(dead, methods.SendMessage, chat_id=CHAT, text="hi")
+    finally:
+        await dead.session.close()
+    assert isinstance(failed.value.method, methods.SendMessage)
+
+
+async def test_buttons_sent_as_json_are_the_ones_aiogram_would_send(bot: Bot) -> None:
+    session = bot.session
+    assert isinstance(session, JsonAiohttpSession)
+    choices = (Choice("yes", "Yes"), Choice("later", "Not now — later " + "x" * 80))
+    by_aiogram = session.build_json(bot, methods.SendMessage(
+        chat_id=CHAT, text="q", reply_markup=InlineKeyboardMarkup(inline_keyboard=[
+            [InlineKeyboardButton(text=c.label[:64], callback_data=c.id)] for c in choices])))
+    assert by_aiogram is not None and by_aiogram["reply_markup"] == keyboard(choices)
 
 
 async def test_an_unread_call_goes_through_the_sessions_middlewares(
@@ -106,5 +134,5 @@ async def test_an_unread_call_goes_through_the_sessions_middlewares(
 
     bot.session.middleware(record)
     fake.push_text(CHAT, "hello")
-    await call_unread(bot, methods.SendMessage(chat_id=CHAT, text="hi"))
+    await call_unread(bot, methods.SendMessage, chat_id=CHAT, text="hi")
     assert seen == ["sendMessage"]
