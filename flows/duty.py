@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from profiles import Profile
@@ -21,6 +21,11 @@ class Duty:
 def _t(value: str) -> time:
     hours, minutes = value.split(":")
     return time(int(hours), int(minutes))
+
+
+def all_day_out_of_hours(day: date) -> bool:
+    """Saturdays and Sundays are out of hours from start to end."""
+    return day.weekday() >= 5
 
 
 def _within(now: time, start: time, end: time) -> bool:
@@ -53,7 +58,7 @@ def _duty(profile: Profile, now: datetime) -> Duty:
         raw["shifts"][0],
     )
     ooh = raw["out_of_hours"]
-    weekend = local.weekday() >= 5
+    weekend = all_day_out_of_hours(local.date())
     return Duty(
         shift=shift["name"],
         shift_hours=f"{shift['start']}–{shift['end']}",

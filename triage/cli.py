@@ -214,7 +214,8 @@ def add_commands(subparsers: Any) -> None:
     listing.set_defaults(func=_run(_list))
 
     handover = subparsers.add_parser(
-        "handover", help="list what arrived out of hours (17:00-08:00) for the morning handover")
+        "handover", help="list what arrived out of hours (17:00-08:00, weekends all day) since "
+        "the previous morning handover")
     handover.add_argument("--date", help="the morning (YYYY-MM-DD, default today)")
     handover.add_argument("--format", choices=("text", "csv"), default="text")
     handover.add_argument("--pdf", metavar="FILE", help="write a PDF instead")

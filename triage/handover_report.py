@@ -1,5 +1,6 @@
-"""The morning out-of-hours handover: what arrived between 17:00 and 08:00 (profile
-`out_of_hours`), with urgency, the outcome so far and who holds it.
+"""The morning out-of-hours handover: what arrived out of hours since the previous one
+(17:00 to 08:00 by the profile's `out_of_hours`, weekends all day), with urgency, the outcome
+so far and who holds it.
 
 Used by `frontdoor handover`, the console page and its PDF, so all three list the same.
 """
@@ -14,6 +15,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flows.duty import all_day_out_of_hours
 from profiles import Profile
 from storage.models import Contact
 from triage.clock import at_local, fmt
@@ -50,9 +52,14 @@ HEADINGS = ("Reference", "Arrived", "Urgency", "RAG", "Source", "Locality", "Lan
 
 
 def window_for(profile: Profile, day: date) -> Window:
-    """The night before `day`: out_of_hours.start on day-1 to out_of_hours.end on `day`."""
+    """Up to out_of_hours.end on `day`, from out_of_hours.start the day before; but after a
+    Saturday or Sunday, out of hours all day (flows/duty.py), from that day's
+    out_of_hours.end, where the previous handover stopped. So Friday 17:00 to Monday 08:00 is
+    covered by the Saturday, Sunday and Monday handovers: no contact falls between two."""
     hours = profile.raw.get("out_of_hours", {"start": "17:00", "end": "08:00"})
-    start = at_local(day - timedelta(days=1), str(hours["start"]), profile)
+    before = day - timedelta(days=1)
+    since = hours["end"] if all_day_out_of_hours(before) else hours["start"]
+    start = at_local(before, str(since), profile)
     end = at_local(day, str(hours["end"]), profile)
     return Window(day, start, end)
 

@@ -139,6 +139,18 @@ async def test_out_of_hours_window_and_lines(db: Database, profile: Any) -> None
     assert "Out-of-hours handover for Thursday 15 January 2026" in text
 
 
+def test_the_weekend_handovers_leave_no_contact_out(profile: Any) -> None:
+    # The bot treats Saturday and Sunday as out of hours all day; a contact on Saturday
+    # afternoon must reach a morning handover. Fri 16 Jan 2026 -> Mon 19 Jan (London is UTC).
+    saturday, sunday, monday = (handover_report.window_for(profile, datetime(2026, 1, d).date())
+                                for d in (17, 18, 19))
+    assert saturday.start == datetime(2026, 1, 16, 17, 0, tzinfo=UTC)  # Friday evening
+    assert sunday.start == saturday.end == datetime(2026, 1, 17, 8, 0, tzinfo=UTC)
+    assert monday.start == sunday.end and monday.end == datetime(2026, 1, 19, 8, 0, tzinfo=UTC)
+    tuesday = handover_report.window_for(profile, datetime(2026, 1, 20).date())
+    assert tuesday.start == datetime(2026, 1, 19, 17, 0, tzinfo=UTC)  # Monday was a weekday
+
+
 def test_handover_cli(monkeypatch: pytest.MonkeyPatch, sqlite_url: str, tmp_path: Path,
                       capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(monkeypatch, sqlite_url, ["handover", "--date", "2026-01-15"]) == 0
