@@ -146,6 +146,7 @@ class Run:
     harness_cpu_ms_per_turn: float
     machine_busy: float  # share of all cores busy during the load, 0..1
     errors: list[str] = field(default_factory=list)
+    rss_by_round: list[float] = field(default_factory=list)  # MB after each round (--rounds)
 
 
 def bot_env() -> dict[str, str]:
@@ -176,14 +177,14 @@ class EchoProcess:
 
 
 async def measure(name: str, fake: FakeBotAPI, pid: int, args: argparse.Namespace,
-                  expected: Expected | None) -> Run:
+                  expected: Expected | None, first_chat: int = 1_000) -> Run:
     cap = f", at most {args.turns} turns" if args.turns else ""
     print(f"  {name}: bot pid {pid}, {args.users} users x {args.journeys} journeys{cap}",
           flush=True)
     deadline = time.monotonic() + args.max_seconds
     cpu0, harness0, (busy0, total0) = cpu_seconds(pid), time.process_time(), machine_ticks()
     figures = await run_load(fake, users=args.users, journeys=args.journeys, turns=args.turns,
-                             first_chat=1_000, expected=expected, ramp=args.ramp,
+                             first_chat=first_chat, expected=expected, ramp=args.ramp,
                              patience=args.turn_timeout, deadline=deadline)
     cpu1, harness1, (busy1, total1) = cpu_seconds(pid), time.process_time(), machine_ticks()
     turns = max(figures.turns, 1)
@@ -220,7 +221,15 @@ async def run_bot(name: str, url: str, args: argparse.Namespace, work: Path) -> 
             # Learning each journey's reply counts also warms the bot up (first-use imports).
             expected = await asyncio.wait_for(calibrate(fake, first_chat=1), 120)
             assert bot.proc is not None
-            return await measure(name, fake, bot.proc.pid, args, expected)
+            rss: list[float] = []
+            for n in range(args.rounds):  # the same worker again and again, new chats each time
+                run = await measure(name, fake, bot.proc.pid, args, expected,
+                                    first_chat=1_000 + n * 1_000_000)
+                rss.append(run.rss_mb)
+                if run.errors:
+                    break
+            run.rss_by_round = rss
+            return run
         except BaseException:
             print(f"  {name}: bot log tail:\n{bot.log()}", file=sys.stderr)
             raise
@@ -266,6 +275,11 @@ def table(echo: Run, runs: list[Run]) -> list[str]:
     every = [echo, *runs]
     lines.append("peak MB = the bot process's VmHWM; bot CPU = its CPU time per turn.")
     lines.append("resident at the end: " + ", ".join(f"{r.name} {r.rss_mb:.0f} MB" for r in every))
+    for run in runs:
+        if len(run.rss_by_round) > 1:
+            lines.append(f"{run.name}: {len(run.rss_by_round)} rounds in one worker (figures "
+                         "above: the last round; peak: all of them), resident after each: "
+                         + ", ".join(f"{mb:.1f}" for mb in run.rss_by_round) + " MB")
     lines.append("machine busy during the load (all cores, other work included): "
                  + ", ".join(f"{r.name} {r.machine_busy:.0%}" for r in every))
     lines.append("harness CPU per turn (fake Bot API + users): "
@@ -324,7 +338,8 @@ def write_results(path: Path, args: argparse.Namespace, body: list[str], ok: boo
         "the harness process, the bot in its own, PostgreSQL in its own, all on these cores",
         f"- git revision: {git_revision()}",
         f"- command: `python benchmarks/load_bench.py --users {args.users} --journeys "
-        f"{args.journeys}{f' --turns {args.turns}' if args.turns else ''} "
+        f"{args.journeys}{f' --turns {args.turns}' if args.turns else ''}"
+        f"{f' --rounds {args.rounds}' if args.rounds > 1 else ''} "
         f"--backend {args.backend}`",
         f"- overall: {'all targets met' if ok else 'some targets missed'}",
         "",
@@ -383,6 +398,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="journeys each user plays, each in a new chat (default 1)")
     parser.add_argument("--turns", type=int, default=0,
                         help="stop after this many turns (default 0: every journey to the end)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="load rounds against the same bot process, to see its memory over "
+                        "a long run (default 1)")
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--admin-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres",
                         help="PostgreSQL server for the throwaway database")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import subprocess
 import sys
 import time
@@ -98,3 +99,21 @@ def test_aiogram_response_classes_survive_garbage_collection():
     built = weakref.ref(generic[SendMessage.__returning__])  # type: ignore[index]
     gc.collect()
     assert built() is not None  # not rebuilt (about 5 ms) on the next sendMessage
+
+
+@pytest.mark.slow
+def test_the_benchmark_command_prints_its_figures_and_a_long_runs_memory() -> None:
+    result = subprocess.run(
+        [sys.executable, "benchmarks/load_bench.py", "--users", "3", "--backend", "sqlite",
+         "--rounds", "2", "--no-results", "--max-seconds", "120"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    for figure in ("turns/s", "p50 ms", "p95 ms", "p99 ms", "peak MB", "bot CPU"):
+        assert figure in out
+    assert re.search(r"^echo bot\s+3\s+\d+\s+3\s", out, re.M)  # every journey played
+    assert re.search(r"^sqlite\s+3\s+\d+\s+3\s", out, re.M)
+    assert re.search(r"sqlite\s+no errors .* 0 errors\s+PASS", out)
+    rounds = re.search(r"sqlite: 2 rounds in one worker .*resident after each: "
+                       r"([\d.]+), ([\d.]+) MB", out)
+    assert rounds and all(float(mb) > 0 for mb in rounds.groups())
