@@ -9,7 +9,7 @@ import signal
 
 from aiohttp import web
 
-from bot import gc_freeze
+from bot import gc_freeze, glibc_malloc
 from bot.outbox import OutboxSender
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
@@ -67,6 +67,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
     await site.start()
     log.info("web server on http://%s:%d", settings.host, settings.port)
     tasks.append(asyncio.create_task(runtime.processor.run_sweeper(), name="sweeper"))
+    tasks.append(asyncio.create_task(glibc_malloc.trim_every(), name="malloc-trim"))
     if telegram is not None:
         await telegram.set_commands()
         if telegram.webhook_mode:

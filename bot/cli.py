@@ -19,9 +19,9 @@ def _epilog() -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot import malloc_arenas
+    from bot import glibc_malloc
 
-    malloc_arenas.cap()  # before any thread starts (the imports below start some)
+    glibc_malloc.cap_arenas()  # before any thread starts (the imports below start some)
     from bot.app import serve
     from bot.runtime import setup_logging
 
