@@ -302,6 +302,8 @@ class Processor:
         events_out: list[tuple[str, dict[str, object]]] = []
         handoffs: list[tuple[Handoff, str, list[OutboxItem]]] = []
         outgoing: list[tuple[str, str, Reply, int | None, float | None]] = []
+        handled: list[int] = []  # inbox ids
+        erased: list[int] = []  # inbox ids of turns that erased their conversation
         queued: set[str] = set()
         try:
             async with self.db.transaction() as session:
@@ -330,9 +332,7 @@ class Processor:
                     contact_id = None if result.deleted else conv.contact_id
                     outgoing += [(channel, chat, reply, contact_id, lease)
                                  for reply in result.replies]
-                    item.processed_at = utcnow()
-                    if not result.deleted:
-                        item.payload = {"processed": True}  # the words live in the turn log
+                    (erased if result.deleted else handled).append(item.id)
                     events_out += result.events
                     if result.replies and handoff is None:
                         queued.add(channel)
@@ -340,6 +340,8 @@ class Processor:
                 by_chat: dict[tuple[str, str], list[OutboxItem]] = {}
                 for written in await repo.enqueue_replies(session, outgoing):
                     by_chat.setdefault((written.channel, written.chat), []).append(written)
+                await repo.mark_processed(session, handled)
+                await repo.mark_processed(session, erased, erased=True)
                 handoffs = [(direct[key], key[1], written) for key, written in by_chat.items()
                             if key in direct]
         except Exception as exc:
@@ -404,9 +406,7 @@ class Processor:
                 for reply in result.replies:
                     await repo.enqueue_reply(session, channel, chat, reply,
                                              contact_id=None if result.deleted else conv.contact_id)
-                item.processed_at = utcnow()
-                if not result.deleted:
-                    item.payload = {"processed": True}  # the words live in the turn log only
+                await repo.mark_processed(session, [item.id], erased=result.deleted)
                 events_out = result.events
         except Exception:
             if item_id is None:

@@ -266,6 +266,23 @@ async def mark_sent_many(session: AsyncSession, item_ids: Collection[int]) -> No
         )
 
 
+async def mark_processed(
+    session: AsyncSession, item_ids: Collection[int], *, erased: bool = False
+) -> None:
+    """Inbox messages handled, in one statement for a whole batch. Their words live on in the
+    turn log only, so the stored payload is replaced, unless the turn was an erasure, which
+    has already blanked it (flows/erasure.py)."""
+    if not item_ids:
+        return
+    values: dict[str, Any] = {"processed_at": utcnow()}
+    if not erased:
+        values["payload"] = {"processed": True}
+    await session.execute(
+        update(InboxItem).where(among(session, InboxItem.id, item_ids)).values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def chats_with_unsent(
     session: AsyncSession, channel: str, chats: Collection[str]
 ) -> set[str]:

@@ -157,3 +157,28 @@ async def test_a_chat_the_sender_cannot_reach_goes_through_the_outbox(db, reach)
     assert sender.taken == []
     async with db.transaction() as session:
         assert await repo.claim_outbox(session, "test", lease=5)
+
+
+async def test_handled_messages_keep_no_words_in_the_inbox(db) -> None:
+    # The words live on in the turn log only (encrypted, erased with the conversation); the
+    # inbox keeps that a message came, for ordering and the rate limit.
+    processor = worker(db)
+    async with processor.collect():
+        for chat in ("w1", "w2"):
+            await processor.accept(msg(chat, 0))
+            await processor.accept(msg(chat, 1, Kind.TEXT, text="My son Sam is 7"))
+        await processor.accept(msg("w3", 0))
+    await processor.idle(within=30)
+    await processor.accept(msg("w3", 1, command="delete"))
+    await processor.idle(within=30)
+    await processor.accept(msg("w3", 2, Kind.CHOICE, choice="yes"))
+    await processor.idle(within=30)
+    async with db.transaction() as session:
+        rows = (await session.execute(select(InboxItem.chat, InboxItem.payload,
+                                             InboxItem.processed_at))).all()
+    assert len(rows) == 7 and all(processed for _, _, processed in rows)
+    assert {str(payload) for chat, payload, _ in rows if chat != "w3"} == {
+        str({"processed": True})}
+    assert all("Sam" not in str(payload) for _, payload, _ in rows)
+    assert {str(payload) for chat, payload, _ in rows if chat == "w3"} == {
+        str({"erased": True})}
