@@ -4,7 +4,8 @@ A worker starts with several hundred thousand objects that live as long as it do
 models, aiogram's types, the catalogs, SQLAlchemy's mappers and compiled statements). Every
 full collection walked all of them: under load about twenty passes of some 70 ms each, a
 tenth of the bot's CPU (benchmarks/RESULTS.md). Once start-up is over they are moved to the
-permanent generation (`gc.freeze`), which collections skip; none of them is ever garbage.
+permanent generation (`gc.freeze`), which collections skip. One that does become garbage
+later is still freed when nothing refers to it; only a reference cycle among them would stay.
 """
 
 from __future__ import annotations
