@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +17,7 @@ from babel import Locale
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows import answers as parse
-from flows import events
+from flows import events, questions
 from flows import guidance as guidance_mod
 from flows.commands import command_for_words, parse_command
 from flows.duty import duty_now
@@ -113,8 +113,12 @@ class Engine:
             tr.assessment = assess(msg.text, conv.language, self.analyse)
             await self._record_risk(session, tr)
 
-        await self._dispatch(session, tr)
+        if self._asking(tr) and questions.is_stale(msg, self._question(tr)):
+            self._refuse_stale_press(tr)
+        else:
+            await self._dispatch(session, tr)
         self._offer_language_switch(tr)
+        self._label_questions(tr)
 
         if tr.result.deleted:
             return tr.result
@@ -125,6 +129,41 @@ class Engine:
         for reply in tr.result.replies:
             await self._log_turn(session, conv, "out", tr.pos, "reply", reply.text)
         return tr.result
+
+    def _question(self, tr: Turn_) -> str:
+        """The token of what the person is being asked now (flows/questions.py)."""
+        pending = tr.state.get("pending") or {}
+        return questions.token(tr.conv.run, str(tr.state.get("journey", MAIN_JOURNEY)), tr.pos,
+                               str(pending.get("kind", "")))
+
+    def _label_questions(self, tr: Turn_) -> None:
+        """Stamp this turn's buttons with the question asked now. While an offer or a
+        confirmation is pending, its prompt is kept, to be asked again after a stale press."""
+        question = self._question(tr)
+        tr.result.replies = [replace(r, question=question) if r.choices else r
+                             for r in tr.result.replies]
+        pending = tr.state.get("pending")
+        if isinstance(pending, dict) and tr.result.replies:
+            pending["prompt"] = tr.result.replies[-1].to_json()
+
+    def _asking(self, tr: Turn_) -> bool:
+        """Whether a question or an offer awaits an answer (not before the start or after
+        the end, where a press starts or shows something and answers nothing)."""
+        return bool(tr.state.get("pending")) or (
+            tr.pos not in (NOT_STARTED, DONE) and self.journey(tr).valid(tr.pos))
+
+    def _refuse_stale_press(self, tr: Turn_) -> None:
+        """A press on an earlier question's buttons: nothing changes; say so, ask again."""
+        notice = tr.t(N_("That button belongs to an earlier question. Here is the question "
+                         "we're on now."))
+        pending = tr.state.get("pending")
+        if not pending:
+            tr.lead.append(notice)
+            self._ask(tr)
+            return
+        self._emit(tr, notice)
+        if pending.get("prompt"):
+            tr.result.replies.append(Reply.from_json(pending["prompt"]))
 
     async def _dispatch(self, session: AsyncSession, tr: Turn_) -> None:
         command = self._command(tr)

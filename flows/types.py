@@ -46,6 +46,7 @@ class Message:
     language: str | None = None  # the platform's language hint (Telegram language_code)
     external_id: str | None = None  # the platform's unique id for dedup (update_id)
     detail: str = ""  # for UNSUPPORTED: "sticker", "photo", "voice" ...
+    question: str = ""  # for CHOICE: Reply.question of the buttons pressed ("" if unknown)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,6 +59,7 @@ class Message:
             "language": self.language,
             "external_id": self.external_id,
             "detail": self.detail,
+            "question": self.question,
         }
 
     @classmethod
@@ -72,6 +74,7 @@ class Message:
             language=data.get("language"),
             external_id=data.get("external_id"),
             detail=data.get("detail", ""),
+            question=data.get("question", ""),
         )
 
 
@@ -92,6 +95,10 @@ class Reply:
     flags: frozenset[Flag] = field(default_factory=frozenset)
     language: str = "en"
     rtl: bool = False
+    # Which question the buttons answer: a channel sends it back with a press (Message.question)
+    # so a press on an earlier question's buttons (a double tap, an old message) is not taken
+    # as an answer to the current one.
+    question: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -100,6 +107,7 @@ class Reply:
             "flags": sorted(f.value for f in self.flags),
             "language": self.language,
             "rtl": self.rtl,
+            "question": self.question,
         }
 
     @classmethod
@@ -110,4 +118,5 @@ class Reply:
             flags=frozenset(Flag(f) for f in data.get("flags", [])),
             language=data.get("language", "en"),
             rtl=bool(data.get("rtl", False)),
+            question=data.get("question", ""),
         )

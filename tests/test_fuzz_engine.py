@@ -23,7 +23,7 @@ from flows.commands import COMMANDS
 from flows.engine import MAIN_JOURNEY, Engine
 from flows.events import EventBus
 from flows.processor import Processor
-from flows.types import Kind, Reply
+from flows.types import Choice, Kind, Reply
 from profiles import load_profile
 from storage.db import Database
 from storage.models import Conversation
@@ -54,6 +54,7 @@ class Harness:
     processor: Processor
     errors: _Errors
     transcript: list[str] = field(default_factory=list)
+    shown: list[Reply] = field(default_factory=list)  # replies with buttons, this chat
 
 
 @pytest.fixture
@@ -111,6 +112,7 @@ action = st.one_of(
     st.tuples(st.just("click_offered"), st.integers(0, 40)),
     st.tuples(st.just("click_offered"), st.integers(0, 40)),
     st.tuples(st.just("click"), random_choice_id),
+    st.tuples(st.just("click_earlier"), st.integers(0, 400)),  # an old message's button
     st.tuples(st.just("command"),
               st.tuples(st.sampled_from([*COMMANDS, "unknown", ""]),
                         st.one_of(st.just(""), st.text(max_size=15), st.just("SFH-ABC123")))),
@@ -138,7 +140,13 @@ async def _turn(h: Harness, chat: Chat, kind: str, value) -> list[Reply]:
         offered = [c.id for c in chat.last.choices] if chat.last else []
         choice = offered[value % len(offered)] if offered else "start"
         h.transcript[-1] = f"click {choice!r} (offered)"
-        replies = await chat.send(chat._msg(Kind.CHOICE, choice=choice))
+        question = chat.last.question if chat.last else ""
+        replies = await chat.send(chat._msg(Kind.CHOICE, choice=choice, question=question))
+    elif kind == "click_earlier":
+        old = h.shown[value % len(h.shown)] if h.shown else Reply("", (Choice("start", ""),))
+        choice = old.choices[value // max(len(h.shown), 1) % len(old.choices)].id
+        h.transcript[-1] = f"click {choice!r} (of {old.question or 'no question'})"
+        replies = await chat.send(chat._msg(Kind.CHOICE, choice=choice, question=old.question))
     elif kind == "click":
         replies = await chat.send(chat._msg(Kind.CHOICE, choice=value))
     elif kind == "command":
@@ -149,6 +157,7 @@ async def _turn(h: Harness, chat: Chat, kind: str, value) -> list[Reply]:
         replies = await chat.send(chat._msg(Kind.EDITED, text=value))
     else:  # pragma: no cover
         raise AssertionError(kind)
+    h.shown += [reply for reply in replies if reply.choices]
     where = "\n  ".join(h.transcript)
     assert not h.errors.records, f"turn logged an error after:\n  {where}\n{h.errors.report()}"
     assert replies, f"no reply to the last message of:\n  {where}"
@@ -191,6 +200,7 @@ async def _assert_not_stuck(h: Harness, chat: Chat) -> None:
 
 async def _run(h: Harness, steps: list[tuple[str, object]]) -> None:
     h.transcript.clear()
+    h.shown.clear()
     h.errors.records.clear()
     chat = Chat(h.db, chat=f"fuzz{next(_chats)}", processor=h.processor)
     for kind, value in steps:

@@ -71,10 +71,13 @@ class Chat:
         return await self.send(self._msg(Kind.TEXT, text=text))
 
     async def click(self, choice: str) -> list[Reply]:
+        """Press a button of the last reply (sending back its question, as channels do)."""
+        question = ""
         if self.last is not None:
             offered = [c.id for c in self.last.choices]
             assert choice in offered, f"{choice!r} not offered; buttons are {offered}"
-        return await self.send(self._msg(Kind.CHOICE, choice=choice))
+            question = self.last.question
+        return await self.send(self._msg(Kind.CHOICE, choice=choice, question=question))
 
     async def command(self, name: str, arg: str = "") -> list[Reply]:
         return await self.send(self._msg(Kind.COMMAND, command=name, text=arg))
