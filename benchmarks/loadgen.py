@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.fake_bot_api import FakeBotAPI
+from tests.support.buttons import offered
 from tests.support.chat import PARENT_JOURNEY
 
 Step = tuple[str, str]
@@ -71,14 +72,17 @@ def _push(fake: FakeBotAPI, chat_id: int, step: Step) -> Callable[[], int]:
     if action == "say":
         return lambda: fake.push_text(chat_id, value)
     if action == "click":
-        return lambda: fake.push_callback(chat_id, value)
+        # The button's own callback_data (the bot may add its question to it); the echo
+        # bot's buttons don't match the journeys' choices, so the choice itself then.
+        data = _offered(fake, chat_id).get(value, value)
+        return lambda: fake.push_callback(chat_id, data)
     raise ValueError(f"unknown action {action!r}")
 
 
-def _offered(fake: FakeBotAPI, chat_id: int) -> list[str]:
+def _offered(fake: FakeBotAPI, chat_id: int) -> dict[str, str]:
+    """choice id -> callback_data of the last message's buttons."""
     sent = fake.sent(chat_id, SEND)
-    markup = (sent[-1].get("reply_markup") if sent else None) or {}
-    return [b.get("callback_data") for row in markup.get("inline_keyboard", []) for b in row]
+    return offered(sent[-1] if sent else None)
 
 
 @dataclass

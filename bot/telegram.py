@@ -151,8 +151,10 @@ def build_router(processor: Processor, *, hold: bool = True) -> Router:
             await query.answer()
             return
         user = query.from_user
+        choice, question = parse_callback(query.data or "")
         await accept(Message(
-            channel=CHANNEL, chat=str(chat.id), kind=Kind.CHOICE, choice=query.data or "",
+            channel=CHANNEL, chat=str(chat.id), kind=Kind.CHOICE, choice=choice,
+            question=question,
             language=(user.language_code or "").split("-")[0] if user else None,
             external_id=str(event_update.update_id),
         ))
@@ -306,13 +308,30 @@ def _rest(reply: Reply, chunks: list[str], sent: int) -> Reply | None:
                    flags=reply.flags - {Flag.EMERGENCY, Flag.URGENT})
 
 
+CALLBACK_LIMIT = 64  # bytes of callback_data Telegram keeps
+QUESTION_MARK = "~"  # choice id ~ question token (flows/questions.py); never in a choice id
+
+
+def callback_data(choice: str, question: str) -> str:
+    """What a button sends back: its choice and the question it answers (flows/questions.py),
+    or the choice alone when there is no question or no room for it."""
+    data = f"{choice}{QUESTION_MARK}{question}" if question else choice
+    return data if len(data.encode()) <= CALLBACK_LIMIT else choice[:CALLBACK_LIMIT]
+
+
+def parse_callback(data: str) -> tuple[str, str]:
+    """(choice, question) from a button's callback_data; question "" when it carries none."""
+    choice, _, question = data.partition(QUESTION_MARK)
+    return choice, question
+
+
 @functools.lru_cache(maxsize=2048)
-def keyboard(choices: tuple[Choice, ...]) -> dict[str, Any]:
+def keyboard(choices: tuple[Choice, ...], question: str = "") -> dict[str, Any]:
     """A reply's buttons as the Bot API's InlineKeyboardMarkup JSON, one button a row. Built
-    once per set of buttons: the same question's go to everyone who reaches it. Shared, so
-    never changed."""
-    return {"inline_keyboard": [[{"text": c.label[:64], "callback_data": c.id[:64]}]
-                                for c in choices]}
+    once per question's set of buttons. Shared, so never changed."""
+    return {"inline_keyboard": [
+        [{"text": c.label[:64], "callback_data": callback_data(c.id, question)}]
+        for c in choices]}
 
 
 def make_deliver(bot: Bot) -> Any:
@@ -328,7 +347,7 @@ def make_deliver(bot: Bot) -> Any:
     from bot.outbox import RetryLater, Undeliverable
 
     async def deliver(chat: str, reply: Reply) -> None:
-        markup = keyboard(tuple(reply.choices)) if reply.choices else None
+        markup = keyboard(tuple(reply.choices), reply.question) if reply.choices else None
         text = reply.text
         if Flag.EMERGENCY in reply.flags or Flag.URGENT in reply.flags:
             text = "⚠️ " + text

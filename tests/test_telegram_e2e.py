@@ -16,6 +16,7 @@ from storage.db import Database
 from storage.models import ConsentRecord, Contact, Conversation, InboxItem
 from tests.fake_bot_api import FakeBotAPI
 from tests.support.botproc import BotProcess, SharedBot, TelegramUser
+from tests.support.buttons import offered
 from tests.support.chat import PARENT_JOURNEY
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
@@ -77,6 +78,26 @@ async def test_a_parent_completes_a_self_referral_on_telegram(shared):
                        if m["message_id"] in pressed)
 
     await fake.wait_for(pressed_questions_without_buttons, timeout=10)
+
+
+async def test_a_double_tap_on_a_button_answers_one_question(shared):
+    # PARENT_JOURNEY[14] and [15]: two questions in a row answered "No". Both taps of a
+    # double tap reach the bot before it takes the first question's buttons away.
+    fake = shared.fake
+    user = TelegramUser(fake, 7117)
+    await user.play(PARENT_JOURNEY[:14])
+    assert PARENT_JOURNEY[14] == PARENT_JOURNEY[15] == ("click", "no")
+    first = user.last
+    tapped = offered(first)["no"]
+    before = len(user.sent())
+    for _ in range(2):
+        fake.push_callback(7117, tapped, message_id=first["message_id"])
+    await fake.wait_for(lambda: len(user.sent()) >= before + 2, timeout=20)
+    await asyncio.sleep(1.0)  # anything more would be a reply too many
+    second, again = (m["text"] for m in user.sent()[before:])
+    assert second != first["text"]
+    assert "That button belongs to an earlier question" in again and second in again
+    assert offered(user.last)["no"] != tapped  # the current question's own buttons
 
 
 async def test_the_same_update_delivered_twice_changes_the_database_once(shared):

@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 
 from tests.fake_bot_api import DEFAULT_TOKEN, FakeBotAPI
+from tests.support.buttons import offered
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -118,8 +119,7 @@ class TelegramUser:
         return self.sent()[-1]
 
     def buttons(self) -> list[str]:
-        markup = self.last.get("reply_markup") or {}
-        return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]
+        return list(offered(self.last))
 
     async def command(self, name: str) -> list[dict[str, Any]]:
         return await self._turn(lambda: self.fake.push_command(
@@ -131,8 +131,9 @@ class TelegramUser:
 
     async def click(self, data: str) -> list[dict[str, Any]]:
         assert data in self.buttons(), f"{data!r} not among {self.buttons()}: {self.last['text']!r}"
+        pressed = offered(self.last)[data]
         return await self._turn(lambda: self.fake.push_callback(
-            self.chat_id, data, language_code=self.language_code))
+            self.chat_id, pressed, language_code=self.language_code))
 
     async def play(self, steps: list[tuple[str, str]]) -> list[dict[str, Any]]:
         replies: list[dict[str, Any]] = []

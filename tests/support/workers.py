@@ -16,6 +16,7 @@ from storage.db import Database
 from storage.models import Contact, InboxItem, OutboxItem
 from tests.fake_bot_api import FakeBotAPI
 from tests.support.botproc import BotProcess
+from tests.support.buttons import offered
 from tests.support.chat import Chat
 from tests.support.proxy import RoundRobinProxy
 
@@ -131,18 +132,18 @@ class CheckedUser:
                 out.append(text)
         return out
 
-    def buttons(self) -> list[str]:
-        last = self.fake.sent(self.chat_id, methods=["sendMessage"])[-1]
-        markup = last.get("reply_markup") or {}
-        return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]
+    def buttons(self) -> dict[str, str]:
+        """choice id -> callback_data of the last message's buttons."""
+        return offered(self.fake.sent(self.chat_id, methods=["sendMessage"])[-1])
 
     def push(self, action: str, value: str) -> int:
         if action == "command":
             return self.fake.push_command(self.chat_id, value)
         if action == "say":
             return self.fake.push_text(self.chat_id, value)
-        assert value in self.buttons(), f"chat {self.chat_id}: {value!r} not offered"
-        return self.fake.push_callback(self.chat_id, value)
+        buttons = self.buttons()
+        assert value in buttons, f"chat {self.chat_id}: {value!r} not offered"
+        return self.fake.push_callback(self.chat_id, buttons[value])
 
     async def step(self, n: int, action: str, value: str, timeout: float = 60) -> None:
         self.pushed.append(self.push(action, value))
