@@ -2,7 +2,8 @@
 
 Client -> server (one JSON object per frame; typed text at most 4,000 bytes):
   {"type": "hello", "session": token|null, "code": code|null, "languages": [...], "page": lang}
-  {"type": "text", "id": id, "text": "..."}        {"type": "choice", "id": id, "choice": "..."}
+  {"type": "text", "id": id, "text": "..."}
+  {"type": "choice", "id": id, "choice": "...", "question": reply's question token or ""}
   {"type": "command", "id": id, "command": "back", "text": ""}
   {"type": "ack", "seq": n}     {"type": "code"}     {"type": "resume", "code": "..."}
 Server -> client: welcome, strings, reply (Reply JSON under "reply"), received, code, resumed,
@@ -42,6 +43,7 @@ log = logging.getLogger("frontdoor.web")
 CHANNEL = resume.CHANNEL
 MAX_FRAME = 32_768  # 4,000 bytes of text even when \uXXXX-escaped, and the envelope
 MAX_CHOICE = 100
+MAX_QUESTION = 16  # a question token (flows/questions.py) is 8 hex digits
 MAX_ARGUMENT = 200
 MAX_STRIKES = 40  # messages refused for speed before the connection is closed
 MAX_CODE_TRIES = 5  # wrong resume codes per connection
@@ -180,10 +182,12 @@ class Session:
             fields = {"kind": Kind.TEXT, "text": text}
         elif kind == "choice":
             choice = data.get("choice")
-            if not isinstance(choice, str) or not 0 < len(choice) <= MAX_CHOICE:
+            question = data.get("question", "")
+            if (not isinstance(choice, str) or not 0 < len(choice) <= MAX_CHOICE
+                    or not isinstance(question, str) or len(question) > MAX_QUESTION):
                 await self.error("bad_message", message_id)
                 return
-            fields = {"kind": Kind.CHOICE, "choice": choice}
+            fields = {"kind": Kind.CHOICE, "choice": choice, "question": question}
         else:
             name = str(data.get("command") or "").lower()
             argument = str(data.get("text") or "")[:MAX_ARGUMENT].strip()

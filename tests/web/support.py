@@ -157,7 +157,9 @@ class WebUser:
 
     async def click(self, choice: str) -> list[dict[str, Any]]:
         assert choice in self.buttons(), f"{choice!r} not among {self.buttons()}"
-        return await self.turn({"type": "choice", "choice": choice})
+        # As the page does: the question these buttons answer goes back with the press.
+        return await self.turn({"type": "choice", "choice": choice,
+                                "question": self.last.get("question", "")})
 
     async def command(self, name: str, arg: str = "") -> list[dict[str, Any]]:
         return await self.turn({"type": "command", "command": name, "text": arg})

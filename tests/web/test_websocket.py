@@ -222,6 +222,25 @@ async def test_commands_unknown_commands_and_bad_frames(
     assert (await user.wait_for("error", after=before))["code"] == "bad_message"
 
 
+async def test_a_press_on_an_earlier_questions_button_is_refused(
+    sqlite_server: WebServer, user: WebUser
+) -> None:
+    # PARENT_JOURNEY[14] and [15]: two questions in a row answered "No" (a second tab, or a
+    # page whose buttons were not disabled, could press the first one's again).
+    await user.connect()
+    await user.play(PARENT_JOURNEY[:14])
+    first = user.last
+    [second] = await user.click("no")
+    assert second["question"] != first["question"]
+    replies = await user.turn({"type": "choice", "choice": "no",
+                               "question": first["question"]})
+    assert "That button belongs to an earlier question" in texts(replies)
+    assert replies[-1]["question"] == second["question"]
+    before = len(user.frames)
+    await user.send({"type": "choice", "choice": "no", "question": 7})
+    assert (await user.wait_for("error", after=before))["code"] == "bad_message"
+
+
 async def test_messages_before_hello_and_from_other_sites_are_refused(
     sqlite_server: WebServer,
 ) -> None:

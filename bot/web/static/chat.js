@@ -239,7 +239,9 @@
         button.addEventListener("click", function () {
           if (button.disabled) return;
           disableChoices(button);
-          send({ type: "choice", choice: choice.id }, choice.label);
+          // The question these buttons answer goes back with the press (flows/questions.py).
+          send({ type: "choice", choice: choice.id, question: reply.question || "" },
+            choice.label);
         });
         group.appendChild(button);
         if (!first) first = button;
