@@ -80,3 +80,22 @@ async def test_turns_of_many_chats_go_in_one_statement_in_order(db: Database) ->
         rows = (await session.execute(select(Turn.conversation_id, Turn.text)
                                       .order_by(Turn.id))).all()
     assert rows == [(conv_id, f"message {n}") for n in range(3) for conv_id in chats]
+
+
+async def test_a_savepoint_rolled_back_drops_only_the_turns_logged_inside_it(
+        db: Database) -> None:
+    conv_id = await conversation(db, "savepoint")
+    async with db.transaction() as session:
+        log(session, conv_id, 1)  # before the savepoint: must survive its rollback
+        with pytest.raises(RuntimeError):
+            async with session.begin_nested():
+                log(session, conv_id, 2)
+                await session.execute(select(Turn.id))  # a statement inside the savepoint
+                raise RuntimeError("a retry, as create_contact's on a reference collision")
+        async with session.begin_nested():  # a savepoint released: its rows stay
+            log(session, conv_id, 3)
+            await session.execute(select(Turn.id))
+        log(session, conv_id, 4)
+    async with db.transaction() as session:
+        texts = (await session.scalars(select(Turn.text).order_by(Turn.id))).all()
+    assert texts == ["message 1", "message 3", "message 4"]
