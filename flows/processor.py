@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import select, text
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows import events, intake
@@ -134,6 +134,12 @@ class Processor:
                 admitted, refused = await self._admit(session, messages)
                 stored = await repo.store_inbound(session, admitted)
         except DATABASE_DOWN as exc:
+            if not _connection_lost(exc):  # a bug, not an outage: say so (names only: the
+                # database's own message may quote a person's data)
+                log.error("storing %d message(s) failed with a database error that is not a "
+                          "lost connection (%s from %s); handled as an outage, nothing is lost",
+                          len(messages), type(exc).__name__,
+                          type(getattr(exc, "orig", None) or exc).__name__)
             if not hold:
                 log.error("database unavailable; a message refused for redelivery (%s)",
                           type(exc).__name__)
@@ -542,6 +548,13 @@ async def _pending_head(
     )
     rows = (await session.scalars(pending)).all()
     return (rows[0] if rows else None), len(rows) > 1
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """The database is away or the link to it broke (as opposed to a statement it refused)."""
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    return True  # OSError, TimeoutError: the network
 
 
 def _lock_key(channel: str, chat: str) -> int:

@@ -47,3 +47,39 @@ async def test_messages_wait_in_order_and_the_person_is_told_while_the_database_
     assert "Who are you?" in replies[-1].text  # both handled, in order
     await good.dispose()
     await down.dispose()
+
+
+async def test_a_database_error_that_is_a_bug_is_told_apart_from_an_outage(
+    sqlite_template, tmp_path, monkeypatch, caplog
+):
+    # A statement the database refuses (a code bug) is held like an outage, so nothing is
+    # lost, but the log must not make it look like the database went away.
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    db = Database(sqlite_template.copy(tmp_path))
+    processor = Processor(db, Engine(load_profile()), EventBus())
+
+    async def refused(*_args, **_kwargs):
+        raise ProgrammingError("INSERT ...", {}, Exception("no such column"))
+
+    monkeypatch.setattr(repo, "store_inbound", refused)
+    with caplog.at_level("ERROR", logger="frontdoor.processor"):
+        await processor.accept(Message("test", "c1", Kind.TEXT, text="hi", external_id="1"))
+    assert "not a lost connection (ProgrammingError from Exception)" in caplog.text
+    assert len(processor._spool) == 1  # held, not lost
+
+    caplog.clear()
+
+    async def away(*_args, **_kwargs):
+        raise OperationalError("INSERT ...", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(repo, "store_inbound", away)
+    other = Processor(db, Engine(load_profile()), EventBus())  # nothing held yet
+    with caplog.at_level("ERROR", logger="frontdoor.processor"):
+        await other.accept(Message("test", "c2", Kind.TEXT, text="hi", external_id="2"))
+    assert "not a lost connection" not in caplog.text and "database unavailable" in caplog.text
+    for held in (processor, other):  # the held messages are stored once the writes work
+        assert held._spool_task is not None
+        await asyncio.wait_for(held._spool_task, 20)
+        await held.idle()
+    await db.dispose()
