@@ -34,6 +34,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
 from bot.settings import Settings
+from bot.telegram_callback import callback_data, parse_callback
 from bot.telegram_session import JsonAiohttpSession, call_unread
 from flows.commands import COMMANDS, MENU
 from flows.i18n import available_languages, translator
@@ -306,23 +307,6 @@ def _rest(reply: Reply, chunks: list[str], sent: int) -> Reply | None:
         return None
     return replace(reply, text="\n\n".join(chunks[sent:]),
                    flags=reply.flags - {Flag.EMERGENCY, Flag.URGENT})
-
-
-CALLBACK_LIMIT = 64  # bytes of callback_data Telegram keeps
-QUESTION_MARK = "~"  # choice id ~ question token (flows/questions.py); never in a choice id
-
-
-def callback_data(choice: str, question: str) -> str:
-    """What a button sends back: its choice and the question it answers (flows/questions.py),
-    or the choice alone when there is no question or no room for it."""
-    data = f"{choice}{QUESTION_MARK}{question}" if question else choice
-    return data if len(data.encode()) <= CALLBACK_LIMIT else choice[:CALLBACK_LIMIT]
-
-
-def parse_callback(data: str) -> tuple[str, str]:
-    """(choice, question) from a button's callback_data; question "" when it carries none."""
-    choice, _, question = data.partition(QUESTION_MARK)
-    return choice, question
 
 
 @functools.lru_cache(maxsize=2048)

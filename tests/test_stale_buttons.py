@@ -70,7 +70,7 @@ async def test_a_command_button_works_whatever_question_it_came_with(db) -> None
 
 
 def test_telegram_buttons_carry_their_question_within_telegrams_limit() -> None:
-    from bot.telegram import CALLBACK_LIMIT, callback_data, parse_callback
+    from bot.telegram_callback import CALLBACK_LIMIT, callback_data, parse_callback
 
     assert parse_callback(callback_data("no", "3f2a9c1")) == ("no", "3f2a9c1")
     assert parse_callback("no") == ("no", "")  # a button sent before questions were labelled

@@ -1,11 +1,11 @@
 """A sent message's buttons as a person sees them: by choice, whatever question token their
-callback_data carries (bot/telegram.py, flows/questions.py)."""
+callback_data carries (bot/telegram_callback.py, flows/questions.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot.telegram import parse_callback
+from bot.telegram_callback import parse_callback
 
 
 def offered(message: dict[str, Any] | None) -> dict[str, str]:
