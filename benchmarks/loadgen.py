@@ -65,7 +65,9 @@ class TurnError(Exception):
     """A turn that did not get its replies (timeout, missing button): the journey stops."""
 
 
-def _push(fake: FakeBotAPI, chat_id: int, step: Step) -> Callable[[], int]:
+def _push(fake: FakeBotAPI, chat_id: int, step: Step,
+          buttons: dict[str, str]) -> Callable[[], int]:
+    """`buttons`: the last message's (`_offered`), for a click."""
     action, value = step
     if action == "command":
         return lambda: fake.push_command(chat_id, value)
@@ -74,7 +76,7 @@ def _push(fake: FakeBotAPI, chat_id: int, step: Step) -> Callable[[], int]:
     if action == "click":
         # The button's own callback_data (the bot may add its question to it); the echo
         # bot's buttons don't match the journeys' choices, so the choice itself then.
-        data = _offered(fake, chat_id).get(value, value)
+        data = buttons.get(value, value)
         return lambda: fake.push_callback(chat_id, data)
     raise ValueError(f"unknown action {action!r}")
 
@@ -111,10 +113,11 @@ class Figures:
 async def _turn(fake: FakeBotAPI, chat_id: int, step: Step, expected: int | None,
                 patience: float, quiet: float, check_buttons: bool) -> tuple[float, int]:
     """One message and its reply burst: (latency, replies received)."""
-    if check_buttons and step[0] == "click" and step[1] not in _offered(fake, chat_id):
+    buttons = _offered(fake, chat_id) if step[0] == "click" else {}
+    if check_buttons and step[0] == "click" and step[1] not in buttons:
         raise TurnError(f"button {step[1]!r} not offered")
     before = len(fake.sent(chat_id, SEND))
-    push = _push(fake, chat_id, step)
+    push = _push(fake, chat_id, step, buttons)
     push()
     pushed = time.time()
     try:

@@ -130,10 +130,10 @@ class TelegramUser:
             self.chat_id, text, language_code=self.language_code))
 
     async def click(self, data: str) -> list[dict[str, Any]]:
-        assert data in self.buttons(), f"{data!r} not among {self.buttons()}: {self.last['text']!r}"
-        pressed = offered(self.last)[data]
+        buttons = offered(self.last)
+        assert data in buttons, f"{data!r} not among {list(buttons)}: {self.last['text']!r}"
         return await self._turn(lambda: self.fake.push_callback(
-            self.chat_id, pressed, language_code=self.language_code))
+            self.chat_id, buttons[data], language_code=self.language_code))
 
     async def play(self, steps: list[tuple[str, str]]) -> list[dict[str, Any]]:
         replies: list[dict[str, Any]] = []
