@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Select
 
 
-def on_postgresql(session: AsyncSession) -> bool:
+def on_postgresql(session: AsyncSession | Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import Table, event, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
-from storage.batch_sql import unnest_rows
+from storage.batch_sql import on_postgresql, unnest_rows
 from storage.models import Turn
 from storage.types import utcnow
 
@@ -52,7 +52,7 @@ def _write(session: Session) -> None:
     if not rows:
         return
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
+    if on_postgresql(session):
         columns = [_TABLE.c[name] for name in _COLUMNS]
         connection.execute(insert(_TABLE).from_select(list(_COLUMNS),
                                                       unnest_rows(columns, rows)))
